@@ -1,0 +1,288 @@
+"""The 5-class facade segmentation set, and a converter from the CMP Facade Database.
+
+Layout read by :func:`load_facades` (the course's "mini facade" set, or a
+converted CMP release)::
+
+    <root>/train/<name>.jpg + <name>.png     training (and, without val/, validation)
+    <root>/val/...                            optional: validation (converted releases)
+    <root>/test_dev/...                       test
+
+Photos are 256x256 RGB JPEGs; label maps are PNGs whose pixel values are class
+indices 0..4. Where the data is looked for: ``$FACADES_DIR``, then ``data/facades``
+in the repository.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from .config import DATA_DIR
+from .data import DataError
+
+CLASSES = ("others", "facade", "pillar", "window", "balcony")
+# RGB colour of each class in label-map figures
+PALETTE = np.array([[40, 40, 40], [90, 150, 230], [230, 200, 40], [230, 70, 60], [80, 200, 120]],
+                   dtype=np.uint8)
+DEFAULT_DIR = DATA_DIR / "facades"
+ENV_VAR = "FACADES_DIR"
+# the course's split of train/: images 0000..0799 train, 0800..0905 validation
+COURSE_TRAIN_COUNT = 800
+
+# CMP Facade Database label values (1..12; 0 = unlabelled) -> the 5 classes here.
+# Facade, pillar, window and balcony are kept; everything else becomes "others".
+CMP_CLASSES = {0: "unlabelled", 1: "background", 2: "facade", 3: "window", 4: "door",
+               5: "cornice", 6: "sill", 7: "balcony", 8: "blind", 9: "deco",
+               10: "molding", 11: "pillar", 12: "shop"}
+CMP_TO_5 = {value: (CLASSES.index(name) if name in CLASSES else 0)
+            for value, name in CMP_CLASSES.items()}
+CMP_URLS = {
+    "base": "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip",
+    "extended": "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_extended.zip",
+}
+
+HOW_TO_GET = (
+    "To get the data: set FACADES_DIR to a folder holding the course's 5-class set "
+    "(train/ and test_dev/), or convert the original CMP Facade Database with "
+    "`python -m helpers.facades --download` (or `--from-zips DIR` for zips you "
+    "downloaded yourself), which writes data/facades/."
+)
+
+
+def find_facades_dir(root: Path | str | None = None) -> Path:
+    """The facade folder: ``root`` if given, else ``$FACADES_DIR``, else ``data/facades``."""
+    candidates = [Path(root)] if root is not None else (
+        [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []) + [DEFAULT_DIR]
+    for path in candidates:
+        if (path / "train").is_dir() and (path / "test_dev").is_dir():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    raise DataError(f"facade data not found: looked for train/ and test_dev/ in {looked}. {HOW_TO_GET}")
+
+
+def read_pair(photo_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One photo ``(H, W, 3)`` uint8 and its label map ``(H, W)`` uint8, checked.
+
+    Raises :class:`DataError` naming the file when it is unreadable, when the two
+    differ in size, or when a label value is outside 0..4.
+    """
+    arrays = []
+    for path, mode in ((photo_path, "RGB"), (label_path, None)):
+        try:
+            with Image.open(path) as img:
+                img.load()
+                arrays.append(np.array(img.convert(mode) if mode else img))
+        except (OSError, UnidentifiedImageError) as err:
+            raise DataError(f"cannot read {path}: {err}") from err
+    photo, label = arrays
+    if label.ndim != 2:
+        raise DataError(f"{label_path} is not a single-channel (palette or gray) label map")
+    if photo.shape[:2] != label.shape:
+        raise DataError(f"{label_path} is {label.shape[1]}x{label.shape[0]} but its photo "
+                        f"{photo_path.name} is {photo.shape[1]}x{photo.shape[0]}")
+    if label.max() >= len(CLASSES):
+        raise DataError(f"{label_path} holds label value {int(label.max())}; "
+                        f"values must be 0..{len(CLASSES) - 1}")
+    return photo, label
+
+
+def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ``*.jpg`` photos of ``folder`` (sorted) and their ``*.png`` label maps.
+
+    Returns photos ``(N, 3, H, W)`` uint8 and labels ``(N, H, W)`` int64.
+    """
+    photos = sorted(folder.glob("*.jpg"))[:limit]
+    if not photos:
+        raise DataError(f"no .jpg photos in {folder}. {HOW_TO_GET}")
+    X, y = [], []
+    for photo in photos:
+        label = photo.with_suffix(".png")
+        if not label.exists():
+            raise DataError(f"{photo} has no label map {label.name} beside it")
+        img, lab = read_pair(photo, label)
+        X.append(torch.from_numpy(img).permute(2, 0, 1))
+        y.append(torch.from_numpy(lab.astype(np.int64)))
+    try:
+        return torch.stack(X), torch.stack(y)
+    except RuntimeError as err:
+        raise DataError(f"the photos in {folder} differ in size; all must be equal ({err})") from err
+
+
+@dataclass
+class FacadeData:
+    """Photos ``(N, 3, H, W)`` uint8 and label maps ``(N, H, W)`` int64 per split."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_val: torch.Tensor
+    y_val: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    root: Path
+    classes: tuple = CLASSES
+
+
+def load_facades(root: Path | str | None = None, limit: int | None = None) -> FacadeData:
+    """Load the three splits into memory.
+
+    Without a ``val/`` folder (the course set), validation is ``train/`` images from
+    index 800 on (0800..0905) and training the first 800. ``limit`` keeps at most
+    that many images per split (smoke runs).
+    """
+    root = find_facades_dir(root)
+    if (root / "val").is_dir():
+        X_train, y_train = read_folder(root / "train", limit)
+        X_val, y_val = read_folder(root / "val", limit)
+    else:
+        X, y = read_folder(root / "train")
+        if len(X) <= COURSE_TRAIN_COUNT:
+            raise DataError(f"{root / 'train'} has {len(X)} images; the course split needs more "
+                            f"than {COURSE_TRAIN_COUNT} (or add a val/ folder)")
+        X_train, y_train = X[:COURSE_TRAIN_COUNT][:limit], y[:COURSE_TRAIN_COUNT][:limit]
+        X_val, y_val = X[COURSE_TRAIN_COUNT:][:limit], y[COURSE_TRAIN_COUNT:][:limit]
+    X_test, y_test = read_folder(root / "test_dev", limit)
+    return FacadeData(X_train, y_train, X_val, y_val, X_test, y_test, root)
+
+
+def scale_photos(X: torch.Tensor) -> torch.Tensor:
+    """uint8 photos -> float in [-1, 1), as the course did: pixel / 128 - 1."""
+    return X.float().div_(128).sub_(1)
+
+
+# --- converting the original CMP Facade Database -------------------------------------
+
+def _cmp_pairs(zip_path: Path):
+    """Yield ``(name, photo bytes, label bytes)`` for each facade in a CMP zip."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        for name in sorted(n for n in names if n.endswith(".jpg")):
+            label = name[:-4] + ".png"
+            if label in names:
+                yield Path(name).stem, zf.read(name), zf.read(label)
+
+
+def convert_cmp_label(label: np.ndarray) -> np.ndarray:
+    """Map CMP label values (0..12) to the 5 classes; an unknown value is an error."""
+    lut = np.zeros(256, dtype=np.uint8)
+    for value, cls in CMP_TO_5.items():
+        lut[value] = cls
+    unknown = np.setdiff1d(np.unique(label), list(CMP_TO_5))
+    if unknown.size:
+        raise ValueError(f"label values {unknown.tolist()} are not CMP classes 0..12")
+    return lut[label]
+
+
+def convert_cmp(zips, out_dir: Path | str = DEFAULT_DIR, size: int = 256, seed: int = 0,
+                val_fraction: float = 0.15, test_fraction: float = 0.15) -> Path:
+    """Convert CMP Facade Database zips into the 5-class layout at ``size`` x ``size``.
+
+    Photos are resized bilinearly, label maps by nearest neighbour. A seeded shuffle
+    splits the facades into ``train/``, ``val/`` and ``test_dev/``. Everything is
+    written into a temporary folder that is renamed to ``out_dir`` only when complete.
+    Numbers on a converted release are not comparable with the course set's test_dev.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} already exists; remove it to convert again")
+    items = []
+    for zip_path in map(Path, zips):
+        try:
+            items += list(_cmp_pairs(zip_path))
+        except (OSError, zipfile.BadZipFile) as err:
+            raise DataError(f"cannot read {zip_path}: {err}; download it again") from err
+    if not items:
+        raise DataError(f"no CMP facades (NAME.jpg + NAME.png) found in {', '.join(map(str, zips))}")
+    order = np.random.default_rng(seed).permutation(len(items))
+    n_test = round(len(items) * test_fraction)
+    n_val = round(len(items) * val_fraction)
+    splits = {"test_dev": order[:n_test], "val": order[n_test:n_test + n_val],
+              "train": order[n_test + n_val:]}
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".facades-", dir=out_dir.parent))
+    try:
+        for split, indices in splits.items():
+            (tmp / split).mkdir()
+            for k, i in enumerate(tqdm(indices, desc=f"convert {split}")):
+                name, photo_bytes, label_bytes = items[i]
+                try:
+                    photo = Image.open(io.BytesIO(photo_bytes)).convert("RGB")
+                    label = np.asarray(Image.open(io.BytesIO(label_bytes)))
+                    label = convert_cmp_label(label)
+                except (OSError, UnidentifiedImageError, ValueError) as err:
+                    raise DataError(f"cannot convert facade {name}: {err}") from err
+                photo = photo.resize((size, size), Image.BILINEAR)
+                label_img = Image.fromarray(label, mode="L").resize((size, size), Image.NEAREST)
+                label_img = label_img.convert("P")
+                label_img.putpalette(PALETTE.ravel().tolist())
+                stem = f"cmp_{k:04d}_{name}"
+                photo.save(tmp / split / f"{stem}.jpg", quality=95)
+                label_img.save(tmp / split / f"{stem}.png")
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out_dir
+
+
+def download(url: str, target: Path) -> Path:
+    """Download ``url`` to ``target`` with a progress bar; check the zip is whole.
+
+    The file is written under a temporary name and renamed when complete, so a failed
+    download leaves nothing behind. Its SHA-256 is printed for the record.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        with zipfile.ZipFile(partial) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{url}: member {bad} is corrupt")
+        os.replace(partial, target)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise DataError(f"download of {url} failed: {err}. {HOW_TO_GET}") from err
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"{target}: sha256 {digest.hexdigest()}")
+    return target
+
+
+def download_and_convert(out_dir: Path | str = DEFAULT_DIR, zip_dir: Path | str | None = None) -> Path:
+    """Get the CMP release (zips in ``zip_dir``, else downloaded) and convert it."""
+    zip_dir = Path(zip_dir) if zip_dir else DATA_DIR / "cmp_zips"
+    zips = []
+    for url in CMP_URLS.values():
+        path = zip_dir / url.rsplit("/", 1)[1]
+        zips.append(path if path.exists() else download(url, path))
+    return convert_cmp(zips, out_dir)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build data/facades from the CMP Facade Database.")
+    parser.add_argument("--download", action="store_true", help="download the two CMP zips first")
+    parser.add_argument("--from-zips", metavar="DIR", help="folder holding the two CMP zips")
+    parser.add_argument("--out", default=str(DEFAULT_DIR), help="output folder (default: %(default)s)")
+    args = parser.parse_args()
+    if not (args.download or args.from_zips):
+        parser.error("give --download or --from-zips DIR")
+    print(download_and_convert(args.out, args.from_zips))

@@ -1,0 +1,100 @@
+"""Metrics: per-class accuracy, confusion matrix, average precision, IoU.
+
+scikit-learn does the standard parts (confusion matrix, AP, PR curves); the thin
+wrappers here fix the conventions (class order, NaN for absent classes).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.metrics import average_precision_score, confusion_matrix as _sk_confusion
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """``(C, C)`` counts; row = true class, column = predicted class."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    return _sk_confusion(y_true, y_pred, labels=np.arange(num_classes))
+
+
+def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Accuracy within each true class, ``(C,)``; NaN for a class with no examples."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    support = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+
+
+def iou_per_class(cm: np.ndarray) -> np.ndarray:
+    """Intersection over union per class from a confusion matrix; NaN where a class
+    is neither present nor predicted."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    union = cm.sum(axis=0) + cm.sum(axis=1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+
+
+def pixel_accuracy(cm: np.ndarray) -> float:
+    """Fraction of all items (pixels) on the diagonal of the confusion matrix."""
+    cm = np.asarray(cm)
+    return float(np.trace(cm) / cm.sum())
+
+
+def average_precision_per_class(probs, labels, class_names=None) -> np.ndarray:
+    """AP of each class, one-vs-rest, over every item (pixel) given.
+
+    Args:
+        probs: class scores ``(N, C)`` or ``(N, C, H, W)``.
+        labels: true classes ``(N,)`` or ``(N, H, W)``.
+    Returns ``(C,)``; a class absent from ``labels`` has no defined AP: NaN, with a
+    warning naming it (:func:`mean_ap` leaves it out). Scores are viewed, not copied,
+    where possible: one float32 column at a time is passed to scikit-learn.
+    """
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    num_classes = probs.shape[1]
+    if probs.ndim == 4:
+        # (N, C, H, W) -> per class a flat view over (N, H, W)
+        columns = lambda c: probs[:, c].reshape(-1)  # noqa: E731
+    elif probs.ndim == 2:
+        columns = lambda c: probs[:, c]  # noqa: E731
+    else:
+        raise ValueError(f"probs must be (N, C) or (N, C, H, W), got shape {probs.shape}")
+    flat = labels.reshape(-1)
+    if flat.size != probs.size // num_classes:
+        raise ValueError(f"labels {labels.shape} do not match probs {probs.shape}")
+    ap = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        positives = flat == c
+        if not positives.any():
+            name = class_names[c] if class_names is not None else c
+            warnings.warn(f"class {name!r} is absent from the labels: its AP is undefined (NaN)")
+            continue
+        ap[c] = average_precision_score(positives, columns(c))
+    return ap
+
+
+def mean_ap(ap) -> float:
+    """Mean over the classes whose AP is defined."""
+    ap = np.asarray(ap, dtype=np.float64)
+    if np.isnan(ap).all():
+        return float("nan")
+    return float(np.nanmean(ap))
+
+
+def describe_curves(history: dict, x: str = "samples") -> str:
+    """One sentence read off a training history: where validation loss bottomed out
+    and whether it rose again while the training loss kept falling (over-fitting)."""
+    val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
+    best = int(np.argmin(val))
+    unit = "training samples" if x == "samples" else "epochs"
+    where = f"{history[x][best]:,.0f} {unit}" if x == "samples" else f"epoch {history[x][best]:.0f}"
+    text = (f"Validation loss was lowest ({val[best]:.3f}) after {where} and ended at "
+            f"{val[-1]:.3f}; training loss went from {train[0]:.3f} to {train[-1]:.3f}.")
+    rise = val[-1] - val[best]
+    if best < len(val) - 1 and rise > 0.02 * val[best] and train[-1] < train[best]:
+        text += (f" The validation loss rose by {rise:.3f} while the training loss kept falling: "
+                 "the model over-fits the training set late in training.")
+    else:
+        text += " The validation loss did not rise at the end: no clear over-fitting in this run."
+    return text

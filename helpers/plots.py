@@ -1,0 +1,215 @@
+"""Figures: each helper draws one figure, saves it as PNG and shows it inline.
+
+Files go to ``figures/<part>/<name>.png`` under ``config.output_root()`` (the repo
+root in a full run, a temporary folder in smoke mode), at a fixed size and dpi so
+that reruns write the same files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.patches import Patch
+from sklearn.metrics import precision_recall_curve
+
+from . import config
+
+DPI = 100
+GREEN, RED = "#1a9641", "#d7191c"
+
+
+def save_figure(fig: plt.Figure, part: str, name: str) -> Path:
+    """Save ``fig`` as ``figures/<part>/<name>.png``, then show it (in a notebook)
+    or close it (elsewhere). Returns the path written."""
+    path = config.figure_dir(part) / f"{name}.png"
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    if "inline" in matplotlib.get_backend().lower():
+        plt.show()
+    else:
+        plt.close(fig)
+    return path
+
+
+def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=None,
+                cmap: str = "gray") -> Path:
+    """A grid of images ``(N, H, W)`` or ``(N, H, W, 3)`` with one title each."""
+    images = np.asarray(images)
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap=cmap)
+            ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def plot_curves(history: dict, part: str, name: str, x: str = "samples",
+                metrics=("loss", "acc"), title: str = "") -> Path:
+    """Training and validation curves from a :func:`helpers.training.train` history.
+
+    ``x`` is ``"samples"`` (training samples seen) or ``"epoch"``.
+    """
+    labels = {"loss": "cross-entropy loss", "acc": "accuracy"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    xs = np.asarray(history[x])
+    for ax, metric in zip(axes.flat, metrics):
+        ax.plot(xs, history[f"train_{metric}"], marker=".", label="training batches")
+        ax.plot(xs, history[f"val_{metric}"], marker=".", label="validation set")
+        ax.set_xlabel("training samples seen" if x == "samples" else "epoch")
+        ax.set_ylabel(labels.get(metric, metric))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "accuracy",
+                   title: str = "") -> Path:
+    """Grouped bars: one group per class, one bar per series in ``values``
+    (series name -> ``(C,)`` array), with each bar's value written above it."""
+    n_series = len(values)
+    width = 0.8 / n_series
+    x = np.arange(len(classes))
+    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(classes) * max(n_series, 1.5)), 4))
+    for i, (label, vals) in enumerate(values.items()):
+        bars = ax.bar(x + (i - (n_series - 1) / 2) * width, vals, width, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(x, classes, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.08)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def plot_confusion(matrices: dict, classes, part: str, name: str) -> Path:
+    """Row-normalised confusion matrices (title -> ``(C, C)`` counts) side by side."""
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(7 * n, 6), squeeze=False)
+    for ax, (title, cm) in zip(axes.flat, matrices.items()):
+        cm = np.asarray(cm, dtype=np.float64)
+        rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        sns.heatmap(rates, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
+                    xticklabels=classes, yticklabels=classes, cbar=False, ax=ax,
+                    annot_kws={"fontsize": 7})
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(f"{title} (row-normalised)")
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2) -> Path:
+    """For each class, the first ``per_class`` correct predictions (green title)
+    and the first ``per_class`` wrong ones (red title), in test-set order.
+
+    ``images`` ``(N, H, W)``; ``y_true``/``y_pred`` ``(N,)``.
+    """
+    images, y_true, y_pred = np.asarray(images), np.asarray(y_true), np.asarray(y_pred)
+    ncols = 2 * per_class
+    fig, axes = plt.subplots(len(classes), ncols, figsize=(1.9 * ncols, 2.0 * len(classes)),
+                             squeeze=False)
+    for c, row in enumerate(axes):
+        right = np.flatnonzero((y_true == c) & (y_pred == c))[:per_class]
+        wrong = np.flatnonzero((y_true == c) & (y_pred != c))[:per_class]
+        picks = [(i, GREEN) for i in right] + [None] * (per_class - len(right))
+        picks += [(i, RED) for i in wrong] + [None] * (per_class - len(wrong))
+        for ax, pick in zip(row, picks):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if pick is None:
+                ax.axis("off")
+                continue
+            i, color = pick
+            ax.imshow(images[i], cmap="gray")
+            for spine in ax.spines.values():
+                spine.set_edgecolor(color)
+                spine.set_linewidth(3)
+            ax.set_title(f"true: {classes[y_true[i]]}\npred: {classes[y_pred[i]]}",
+                         fontsize=7, color=color)
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def show_filters(weight, part: str, name: str, ncols: int = 8) -> Path:
+    """First-layer kernels ``(K, 1, kh, kw)`` as a grid, each on its own colour scale
+    (blue negative, red positive)."""
+    weight = np.asarray(weight)[:, 0]
+    n = len(weight)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.3 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            lim = np.abs(weight[i]).max()
+            ax.imshow(weight[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_title(f"#{i}", fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, part, name)
+
+
+def label_legend(classes, palette) -> list:
+    return [Patch(facecolor=np.asarray(palette[i]) / 255, edgecolor="gray", label=c)
+            for i, c in enumerate(classes)]
+
+
+def show_segmentations(columns: dict, classes, palette, part: str, name: str) -> Path:
+    """Rows of photos beside label maps.
+
+    ``columns``: title -> list of images; photos ``(H, W, 3)`` uint8, label maps
+    ``(H, W)`` integers drawn with ``palette`` (``(C, 3)`` uint8 RGB).
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    titles = list(columns)
+    nrows = len(columns[titles[0]])
+    fig, axes = plt.subplots(nrows, len(titles), figsize=(2.6 * len(titles), 2.6 * nrows + 0.6),
+                             squeeze=False)
+    for j, title in enumerate(titles):
+        for i, img in enumerate(columns[title]):
+            img = np.asarray(img)
+            ax = axes[i, j]
+            ax.imshow(palette[img] if img.ndim == 2 else img)
+            ax.axis("off")
+            if i == 0:
+                ax.set_title(title, fontsize=10)
+    fig.legend(handles=label_legend(classes, palette), loc="lower center", ncol=len(classes),
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / (2.6 * nrows + 0.6), 1, 1))
+    return save_figure(fig, part, name)
+
+
+def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int = 2000) -> Path:
+    """One-vs-rest precision-recall curve of each class over every pixel (or image).
+
+    ``probs`` ``(N, C, ...)``, ``labels`` ``(N, ...)``. Curves are thinned to
+    ``max_points`` points for drawing; the AP itself comes from
+    :func:`helpers.metrics.average_precision_per_class`.
+    """
+    probs, labels = np.asarray(probs), np.asarray(labels).reshape(-1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for c, cls in enumerate(classes):
+        positives = labels == c
+        if not positives.any():
+            continue
+        precision, recall, _ = precision_recall_curve(positives, probs[:, c].reshape(-1))
+        keep = np.unique(np.linspace(0, len(recall) - 1, max_points).astype(int))
+        ax.plot(recall[keep], precision[keep], label=cls)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, part, name)

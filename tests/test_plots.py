@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+
+from helpers import config, facades, plots
+
+
+@pytest.fixture
+def out(tmp_path, monkeypatch):
+    """Smoke mode with a known output folder: figures must land there, not in the repo."""
+    monkeypatch.setenv("DLCV_SMOKE", "1")
+    monkeypatch.setenv("DLCV_OUTPUT_DIR", str(tmp_path))
+    return tmp_path / "figures" / "part"
+
+
+def test_smoke_mode_never_writes_into_the_repository(out):
+    assert config.figure_dir("part") == out
+    assert config.REPO_ROOT not in out.parents
+
+
+def test_full_mode_writes_under_the_repository(monkeypatch):
+    monkeypatch.delenv("DLCV_SMOKE", raising=False)
+    assert config.output_root() == config.REPO_ROOT
+
+
+def test_each_figure_helper_writes_its_png(out):
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "c"]
+    history = {"samples": [10, 20], "epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7],
+               "train_acc": [0.5, 0.8], "val_acc": [0.4, 0.7]}
+    y = np.array([0, 1, 2, 0, 1, 2])
+    written = [
+        plots.show_images(rng.random((3, 8, 8)), classes, "part", "images", ncols=2),
+        plots.plot_curves(history, "part", "curves"),
+        plots.plot_curves(history, "part", "loss", x="epoch", metrics=("loss",)),
+        plots.plot_per_class({"val": [0.1, 0.5, 0.9], "test": [0.2, 0.4, 0.8]}, classes, "part", "bars"),
+        plots.plot_confusion({"m1": np.eye(3), "m2": np.ones((3, 3))}, classes, "part", "confusion"),
+        plots.show_predictions(rng.random((6, 8, 8)), y, np.array([0, 2, 2, 1, 1, 0]), classes,
+                               "part", "predictions"),
+        plots.show_filters(torch.randn(32, 1, 3, 3), "part", "filters"),
+        plots.show_segmentations({"photo": [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)],
+                                  "labels": [rng.integers(0, 5, (8, 8))]},
+                                 facades.CLASSES, facades.PALETTE, "part", "segmentations"),
+        plots.plot_pr_curves(rng.random((6, 3)), y, classes, "part", "pr"),
+    ]
+    names = ["images", "curves", "loss", "bars", "confusion", "predictions", "filters", "segmentations", "pr"]
+    assert written == [out / f"{n}.png" for n in names]
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_are_reproducible(out):
+    first = plots.show_filters(torch.ones(4, 1, 3, 3), "part", "f").read_bytes()
+    assert plots.show_filters(torch.ones(4, 1, 3, 3), "part", "f").read_bytes() == first

@@ -1,0 +1,32 @@
+import json
+
+from helpers import config, results
+
+
+def _write(root, part, metrics):
+    folder = root / "figures" / part
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_table_is_generated_from_metrics_files(tmp_path):
+    _write(tmp_path, "classification", {
+        "test_accuracy": 0.9123, "per_class_accuracy": {"Shirt": 0.7, "Bag": 0.98},
+        "epochs": 10, "train_seconds": 61.2, "device": "cpu", "precision": "bf16", "parameters": 225034})
+    _write(tmp_path, "segmentation", {
+        "mean_ap": 0.6, "mean_iou": 0.42, "pixel_accuracy": 0.71, "epochs": 20, "train_seconds": 600,
+        "device": "cpu", "precision": "bf16", "parameters": 97189})
+    table = results.results_table(tmp_path)
+    assert "| report CNN | 225,034 | 10 | 61 s | cpu, bf16 | accuracy 91.2 % (hardest: Shirt 70.0 %) |" in table
+    assert "| report net | 97,189 | 20 | 600 s | cpu, bf16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n")
+    assert results.update_readme(readme) is True
+    assert results.update_readme(readme) is False
+    assert readme.read_text() == f"intro\n{results.START}\n{table}\n{results.END}\nrest\n"
+
+
+def test_committed_readme_matches_committed_metrics():
+    """The README's results table is exactly what the committed metrics files generate."""
+    readme = (config.REPO_ROOT / "README.md").read_text()
+    assert f"{results.START}\n{results.results_table()}\n{results.END}" in readme

@@ -1,0 +1,93 @@
+import pytest
+import torch
+from torch import nn
+
+from helpers import config, training
+from helpers.data import TensorBatches
+from helpers.models import ReportCNN, ReportSegNet
+
+
+def _steps(model, X, y, n, precision="fp32"):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(n):
+        with training.autocast("cpu", precision):
+            scores = model(X)
+        loss = nn.functional.cross_entropy(scores.float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_cnn_loss_falls_on_a_tiny_batch():
+    torch.manual_seed(0)
+    X, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+    losses = _steps(ReportCNN(), X, y, 30)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_segnet_loss_falls_on_a_tiny_batch():
+    torch.manual_seed(0)
+    X, y = torch.rand(2, 3, 32, 32), torch.randint(0, 5, (2, 32, 32))
+    losses = _steps(ReportSegNet(), X, y, 30)
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_train_records_points_against_samples_seen():
+    torch.manual_seed(0)
+    X, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    model = training.prepare_model(ReportCNN(), "cpu")
+    loader = TensorBatches(X, y, batch_size=8, shuffle=True)
+    history = training.train(model, loader, TensorBatches(X, y, 20), nn.CrossEntropyLoss(),
+                             torch.optim.Adam(model.parameters()), epochs=2, device=torch.device("cpu"),
+                             evals_per_epoch=2, progress=False)
+    # 5 batches per epoch, evaluated after batch 2 and 5 of each epoch
+    assert history["samples"] == [16, 40, 56, 80]
+    assert history["epoch"] == pytest.approx([0.4, 1.0, 1.4, 2.0])
+    assert all(len(history[k]) == 4 for k in ("train_loss", "train_acc", "val_loss", "val_acc"))
+    assert history["seconds"] > 0
+    # evaluate() and predict() agree on the final model
+    val_loss, val_acc = training.evaluate(model, TensorBatches(X, y, 20), nn.CrossEntropyLoss(), "cpu")
+    assert (val_loss, val_acc) == pytest.approx((history["val_loss"][-1], history["val_acc"][-1]))
+    probs, labels = training.predict(model, TensorBatches(X, y, 7), "cpu")
+    assert probs.shape == (40, 10) and probs.dtype == torch.float32
+    assert torch.allclose(probs.sum(1), torch.ones(40))
+    assert (probs.argmax(1) == labels).float().mean().item() == pytest.approx(val_acc)
+
+
+def test_precision_choice_and_fallback(monkeypatch):
+    monkeypatch.delenv("DLCV_PRECISION", raising=False)
+    monkeypatch.setattr(config, "cpu_has_bf16", lambda: True)
+    assert config.pick_precision("cpu") == "bf16"
+    assert config.pick_precision("cpu", "fp32") == "fp32"
+    monkeypatch.setenv("DLCV_PRECISION", "fp32")  # the one switch that forces fp32
+    assert config.pick_precision("cpu") == "fp32"
+    monkeypatch.setattr(config, "cpu_has_bf16", lambda: False)  # a CPU without bf16 units
+    assert config.pick_precision("cpu", "auto") == "fp32"
+    assert config.pick_precision("cpu", "bf16") == "fp32"
+    assert config.pick_precision(torch.device("mps"), "auto") == "fp32"
+    monkeypatch.setenv("DLCV_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="DLCV_PRECISION=fp32"):
+        config.pick_precision("cpu")
+
+
+def test_bf16_autocast_runs_in_bf16_and_fp32_does_not():
+    layer = nn.Linear(4, 3)
+    X = torch.rand(2, 4)
+    with training.autocast("cpu", "bf16"):
+        assert layer(X).dtype == torch.bfloat16
+    with training.autocast("cpu", "fp32"):
+        assert layer(X).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision='fp16'"):
+        training.autocast("cpu", "fp16")
+
+
+def test_bf16_training_step_stays_close_to_fp32():
+    X, y = torch.rand(8, 1, 28, 28), torch.arange(8)
+    results = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        results[precision] = _steps(ReportCNN(), X, y, 3, precision)
+    assert results["bf16"] == pytest.approx(results["fp32"], rel=0.05)
