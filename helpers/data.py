@@ -205,3 +205,22 @@ class TensorBatches:
             if self.augment is not None:
                 X, y = self.augment(X, y, self.generator)
             yield X, y
+
+
+class Standardize:
+    """``X -> (X - mean) / std`` with fixed statistics; a batch ``transform``."""
+
+    def __init__(self, mean: float, std: float):
+        self.mean, self.std = float(mean), float(std)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return (X - self.mean) / self.std
+
+    def __repr__(self) -> str:
+        return f"Standardize(mean={self.mean:.4f}, std={self.std:.4f})"
+
+
+def standardize(X_train: torch.Tensor) -> Standardize:
+    """A transform that standardises with the mean and std of ``X_train`` (never of
+    validation or test data, which must stay unseen)."""
+    return Standardize(X_train.mean(), X_train.std())

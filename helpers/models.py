@@ -14,17 +14,19 @@ class ReportCNN(nn.Module):
     """The report's classifier: [Conv3x3 -> ReLU -> MaxPool] x 2 -> FC -> ReLU -> FC.
 
     Input ``(N, 1, 28, 28)``; output class scores (logits) ``(N, 10)``.
-    Unpadded 3x3 convolutions: 28 -> 26 -> pool 13 -> 11 -> pool 5.
+    The 3x3 convolutions are padded ("same"), so each keeps the image size and the
+    border pixels count as much as the centre: 28 -> pool 14 -> pool 7. (Unpadded,
+    28 -> 26 -> 13 -> 11 -> 5, scored lower on the validation set.)
     """
 
     def __init__(self, num_classes: int = 10, hidden: int = 128):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2),   # (N, 32, 13, 13)
-            nn.Conv2d(32, 64, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2),  # (N, 64, 5, 5)
+            nn.Conv2d(1, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, 32, 14, 14)
+            nn.Conv2d(32, 64, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 64, 7, 7)
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 5 * 5, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
         )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -55,3 +57,66 @@ class ReportSegNet(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.layers(X)
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    """3x3 convolution (padded, no bias: batch norm has one) -> BatchNorm -> ReLU."""
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class StrongCNN(nn.Module):
+    """A stronger Fashion-MNIST classifier: three blocks of two conv-BN-ReLU layers.
+
+    Input ``(N, 1, 28, 28)``; output logits ``(N, num_classes)``.
+    Blocks of ``widths`` channels at 28x28, 14x14 and 7x7 (max-pool between them),
+    then global average pooling, dropout and one linear layer.
+    """
+
+    def __init__(self, num_classes: int = 10, widths=(32, 64, 128), dropout: float = 0.2):
+        super().__init__()
+        layers, c_in = [], 1
+        for i, width in enumerate(widths):
+            if i > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers += conv_bn_relu(c_in, width) + conv_bn_relu(width, width)
+            c_in = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(c_in, num_classes))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(X))
+
+
+class UNet(nn.Module):
+    """A small U-Net: an encoder-decoder whose decoder also sees the encoder's features
+    at each resolution (skip connections), so thin structures survive the downsampling.
+
+    Input ``(N, 3, H, W)`` with H, W divisible by ``2 ** (len(widths) - 1)``; output
+    ``(N, n_class, H, W)``.
+    """
+
+    def __init__(self, n_class: int = 5, widths=(16, 32, 64, 128)):
+        super().__init__()
+        self.down = nn.ModuleList()
+        c_in = 3
+        for width in widths:
+            self.down.append(nn.Sequential(*conv_bn_relu(c_in, width), *conv_bn_relu(width, width)))
+            c_in = width
+        self.pool = nn.MaxPool2d(2)
+        self.up, self.merge = nn.ModuleList(), nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(c_in, width, 2, stride=2))
+            self.merge.append(nn.Sequential(*conv_bn_relu(2 * width, width), *conv_bn_relu(width, width)))
+            c_in = width
+        self.classify = nn.Conv2d(c_in, n_class, 1)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            X = block(X if i == 0 else self.pool(X))
+            skips.append(X)
+        skips.pop()  # the deepest features are X itself
+        for up, merge in zip(self.up, self.merge):
+            X = merge(torch.cat([up(X), skips.pop()], dim=1))
+        return self.classify(X)

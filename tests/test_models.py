@@ -6,8 +6,8 @@ from helpers.models import ReportCNN, ReportSegNet, count_parameters
 def test_report_cnn_shape_and_parameters():
     model = ReportCNN()
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    # conv 1*32*9+32, conv 32*64*9+64, fc 64*5*5*128+128, fc 128*10+10
-    assert count_parameters(model) == 320 + 18_496 + 204_928 + 1_290 == 225_034
+    # conv 1*32*9+32, conv 32*64*9+64, fc 64*7*7*128+128, fc 128*10+10
+    assert count_parameters(model) == 320 + 18_496 + 401_536 + 1_290 == 421_642
 
 
 def test_report_segnet_shape_and_parameters():
@@ -23,3 +23,23 @@ def test_report_segnet_shape_and_parameters():
     assert count_parameters(model) == expected == 97_189
     # the corrected second batch norm has 64 channels (the report wrote 32)
     assert [m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)] == [32, 64, 64, 32]
+
+
+def test_strong_cnn_shape_and_parameters():
+    from helpers.models import StrongCNN
+    model = StrongCNN()
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    convs = [(1, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)]
+    expected = sum(9 * a * b + 2 * b for a, b in convs) + 128 * 10 + 10  # conv (no bias) + BN, linear
+    assert count_parameters(model) == expected == 288_170
+
+
+def test_unet_shape_and_parameters():
+    from helpers.models import UNet
+    model = UNet(n_class=5)
+    assert model(torch.zeros(2, 3, 256, 256)).shape == (2, 5, 256, 256)
+    assert model(torch.zeros(1, 3, 128, 128)).shape == (1, 5, 128, 128)  # trains on crops
+    double = lambda a, b: 9 * a * b + 2 * b + 9 * b * b + 2 * b  # noqa: E731  two conv-BN layers
+    down = double(3, 16) + double(16, 32) + double(32, 64) + double(64, 128)
+    up = sum(4 * a * b + b + double(2 * b, b) for a, b in ((128, 64), (64, 32), (32, 16)))
+    assert count_parameters(model) == down + up + 16 * 5 + 5 == 482_805

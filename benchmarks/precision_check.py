@@ -1,0 +1,77 @@
+"""Does the fast path cost accuracy? Train each report model twice with the same seed,
+in fp32 and in the fast path (bf16 autocast where supported + channels_last), and
+compare test accuracy (classification) and mean AP (segmentation).
+
+Uses the notebooks' recipes: report CNN, Adam 1e-3, batch 64, 10 epochs; report
+segmentation net, Adam 1e-3 (weight decay 1e-5), batch 8, 20 epochs.
+
+    python benchmarks/precision_check.py                 # both models (about 35 minutes on 2 cores)
+    python benchmarks/precision_check.py --models cnn    # classification only (about 6 minutes)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import config, data, facades, metrics, training
+from helpers.models import ReportCNN, ReportSegNet
+
+
+def run(model_fn, splits, batch_size, epochs, optimizer_kw, precision, channels_last, transform=None):
+    X_train, y_train, X_test, y_test = splits
+    device = config.try_device()
+    generator = config.seed_everything(0)
+    model = training.prepare_model(model_fn(), device, channels_last)
+    loader = data.TensorBatches(X_train, y_train, batch_size, shuffle=True, generator=generator,
+                                device=device, transform=transform)
+    test = data.TensorBatches(X_test, y_test, 16, device=device, transform=transform)
+    optimizer = torch.optim.Adam(model.parameters(), **optimizer_kw)
+    history = training.train(model, loader, test, nn.CrossEntropyLoss(), optimizer, epochs, device,
+                             precision, evals_per_epoch=1, channels_last=channels_last, progress=False)
+    probs, y = training.predict(model, test, device, precision, channels_last)
+    return probs, y, history["seconds"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="cnn,segnet")
+    parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "precision_check.json"))
+    args = parser.parse_args(argv)
+    device = config.try_device()
+    fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
+    setups = {"fp32": ("fp32", False), "fast": (fast, fast_cl)}
+    out = {"device": str(device), "fast_precision": fast, "fast_channels_last": fast_cl}
+    if "cnn" in args.models:
+        f = data.load_fashion_mnist(generator=config.seed_everything(0))
+        for name, (precision, cl) in setups.items():
+            probs, y, seconds = run(ReportCNN, (f.X_train, f.y_train, f.X_test, f.y_test), 64, 10,
+                                    dict(lr=1e-3), precision, cl)
+            acc = float((probs.argmax(1) == y).float().mean())
+            out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds}
+            print(f"report CNN, {name} ({precision}, channels_last={cl}): test accuracy {acc:.2%}, "
+                  f"{seconds:.0f} s", flush=True)
+        diff = 100 * (out["cnn_fast"]["test_accuracy"] - out["cnn_fp32"]["test_accuracy"])
+        print(f"  difference: {diff:+.2f} points (tolerance 0.5)")
+    if "segnet" in args.models:
+        fac = facades.load_facades()
+        for name, (precision, cl) in setups.items():
+            probs, y, seconds = run(ReportSegNet, (fac.X_train, fac.y_train, fac.X_test, fac.y_test), 8, 20,
+                                    dict(lr=1e-3, weight_decay=1e-5), precision, cl, facades.scale_photos)
+            ap = metrics.average_precision_per_class(probs.numpy(), y.numpy(), fac.classes)
+            out[f"segnet_{name}"] = {"mean_ap": metrics.mean_ap(ap), "ap_per_class": ap.tolist(),
+                                     "train_seconds": seconds}
+            print(f"report segmentation net, {name} ({precision}, channels_last={cl}): mean AP "
+                  f"{metrics.mean_ap(ap):.3f} ({', '.join(f'{a:.3f}' for a in ap)}), {seconds:.0f} s", flush=True)
+        diff = out["segnet_fast"]["mean_ap"] - out["segnet_fp32"]["mean_ap"]
+        print(f"  difference: {diff:+.3f} mean AP (tolerance 0.01)")
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

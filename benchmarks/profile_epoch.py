@@ -1,0 +1,119 @@
+"""Where does an epoch's time go? Input, forward, backward, optimizer, evaluation.
+
+Times each phase of training batches with ``time.perf_counter`` (synchronising CUDA
+between phases), for the report's two models, in three set-ups: the standard
+per-sample ``DataLoader`` in fp32, the in-memory pipeline in fp32, and the fast path
+(in-memory, bf16 autocast where supported, ``channels_last``). Prints seconds per
+phase scaled to one full epoch, and the share of each phase.
+
+    python benchmarks/profile_epoch.py            # about 6 minutes on 2 cores
+    python benchmarks/profile_epoch.py --batches 5
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision.datasets import FashionMNIST
+from torchvision.transforms import ToTensor
+
+from helpers import config, data, facades, training
+from helpers.models import ReportCNN, ReportSegNet
+
+from speed import FacadeFiles
+
+PHASES = ("input", "forward", "backward", "optimizer", "evaluation")
+
+
+def profile(model_fn, loader, eval_loader, device, precision, channels_last, batches, epoch_size):
+    torch.manual_seed(0)
+    model = training.prepare_model(model_fn(), device, channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    spent = dict.fromkeys(PHASES, 0.0)
+    it, seen = iter(loader), 0
+    model.train()
+    for i in range(batches + 2):  # the first 2 batches warm up
+        t0 = time.perf_counter()
+        X, y = next(it)
+        X, y = training.to_device(X, device, channels_last), y.to(device)
+        sync()
+        t1 = time.perf_counter()
+        with training.autocast(device, precision):
+            scores = model(X)
+        loss = loss_fn(scores.float(), y)
+        sync()
+        t2 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        sync()
+        t3 = time.perf_counter()
+        optimizer.step()
+        sync()
+        t4 = time.perf_counter()
+        if i >= 2:
+            seen += len(X)
+            for phase, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                spent[phase] += dt
+    scale = epoch_size / seen
+    spent = {k: v * scale for k, v in spent.items()}
+    start = time.perf_counter()
+    training.evaluate(model, eval_loader, loss_fn, device, precision, channels_last)
+    spent["evaluation"] = time.perf_counter() - start
+    return spent
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=None, help="training batches timed per set-up")
+    args = parser.parse_args(argv)
+    device = config.try_device()
+    fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
+    g = config.seed_everything(0)
+    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
+
+    fashion = data.load_fashion_mnist(generator=g)
+    root = data.fashion_mnist_raw()
+    cnn_setups = {
+        "DataLoader fp32": (DataLoader(FashionMNIST(root, transform=ToTensor()), batch_size=64, shuffle=True,
+                                       num_workers=2), "fp32", False),
+        "in-memory fp32": (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True,
+                                              device=device), "fp32", False),
+        f"in-memory {fast}{' + channels_last' if fast_cl else ''}":
+            (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device), fast, fast_cl),
+    }
+    cnn_eval = data.TensorBatches(fashion.X_val, fashion.y_val, 1000, device=device)
+
+    fac = facades.load_facades()
+    seg_setups = {
+        "DataLoader fp32": (DataLoader(FacadeFiles(fac.root / "train", limit=800), batch_size=8, shuffle=True,
+                                       num_workers=2), "fp32", False),
+        "in-memory fp32": (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
+                                              transform=facades.scale_photos), "fp32", False),
+        f"in-memory {fast}{' + channels_last' if fast_cl else ''}":
+            (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
+                                transform=facades.scale_photos), fast, fast_cl),
+    }
+    seg_eval = data.TensorBatches(fac.X_val, fac.y_val, 16, device=device, transform=facades.scale_photos)
+
+    for name, model_fn, setups, eval_loader, epoch_size, batches in (
+            ("report CNN, one epoch of 50,000 images + validation of 10,000", ReportCNN, cnn_setups,
+             cnn_eval, len(fashion.X_train), args.batches or 300),
+            ("report segmentation net, one epoch of 800 photos + validation of 106", ReportSegNet, seg_setups,
+             seg_eval, len(fac.X_train), args.batches or 25)):
+        print(name)
+        print(f"  {'set-up':<32}" + "".join(f"{p:>12}" for p in PHASES) + f"{'total':>10}")
+        for label, (loader, precision, cl) in setups.items():
+            spent = profile(model_fn, loader, eval_loader, device, precision, cl, batches, epoch_size)
+            total = sum(spent.values())
+            print(f"  {label:<32}" + "".join(f"{spent[p]:7.1f} s{100 * spent[p] / total:3.0f}%" for p in PHASES)
+                  + f"{total:8.1f} s", flush=True)
+        print()
+
+
+if __name__ == "__main__":
+    main()

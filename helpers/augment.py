@@ -1,0 +1,65 @@
+"""Batch-level data augmentation: random flips and crops applied to whole batches.
+
+Each image of a batch gets its own random flip and crop offset, drawn from a seeded
+generator; label maps (segmentation) get exactly the same flip and crop as their photos.
+Used only for training batches, never for evaluation.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = None, pad: int = 0,
+              y: torch.Tensor | None = None, flip: bool = True):
+    """Randomly flip (left-right) and crop each image of a batch.
+
+    Args:
+        X: images ``(N, C, H, W)``.
+        size: side of the square crop (default: the input size after padding is removed).
+        pad: zero padding added on every side before cropping (shift augmentation).
+        y: optional label maps ``(N, H, W)``, flipped and cropped like ``X`` (padding
+           uses class 0).
+    Returns the augmented ``X`` (and ``y`` when given).
+    """
+    N, C, H, W = X.shape
+    size_h, size_w = (size, size) if size is not None else (H, W)
+    if size_h > H + 2 * pad or size_w > W + 2 * pad:
+        raise ValueError(f"crop size {size} is larger than the padded image {H + 2 * pad}x{W + 2 * pad}")
+    flips = (torch.rand(N, generator=generator) < 0.5) if flip else torch.zeros(N, dtype=torch.bool)
+    dy = torch.randint(0, H + 2 * pad - size_h + 1, (N,), generator=generator)
+    dx = torch.randint(0, W + 2 * pad - size_w + 1, (N,), generator=generator)
+    device = X.device
+    rows = (dy[:, None] + torch.arange(size_h)).to(device)                # (N, h)
+    cols = dx[:, None] + torch.arange(size_w)                              # (N, w)
+    cols = torch.where(flips[:, None], cols.flip(1), cols).to(device)      # a flip reverses the columns
+    n = torch.arange(N, device=device)
+
+    def take(T: torch.Tensor) -> torch.Tensor:
+        if pad:
+            T = F.pad(T, (pad, pad, pad, pad))
+        if T.dim() == 4:   # (N, C, H, W) -> gather (N, C, h, w)
+            return T[n[:, None, None, None], torch.arange(T.shape[1], device=device)[None, :, None, None],
+                     rows[:, None, :, None], cols[:, None, None, :]]
+        return T[n[:, None, None], rows[:, :, None], cols[:, None, :]]    # (N, H, W) -> (N, h, w)
+
+    X_out = take(X)
+    if y is None:
+        return X_out
+    return X_out, take(y)
+
+
+def classification_augment(pad: int = 2):
+    """``augment(X, y, generator)`` for :class:`helpers.data.TensorBatches`: flip and
+    shift images by up to ``pad`` pixels; labels unchanged."""
+    def augment(X, y, generator):
+        return flip_crop(X, generator, pad=pad), y
+    return augment
+
+
+def segmentation_augment(size: int):
+    """``augment(X, y, generator)``: the same flip and ``size`` x ``size`` crop for each
+    photo and its label map."""
+    def augment(X, y, generator):
+        return flip_crop(X, generator, size=size, y=y)
+    return augment
