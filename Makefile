@@ -14,14 +14,18 @@ NOTEBOOKS := notebooks/01_classification.ipynb notebooks/02_segmentation.ipynb
 run: setup facade-data
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+	$(PY) -m helpers.notebook_outputs $(NOTEBOOKS)
 	$(PY) -m helpers.results
 
 test: setup
 	DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
 	    --nbval-lax --nbval-current-env
 
-benchmark: setup
+# throughput table and per-phase profile (about 15 minutes on 2 cores), then the README tables
+benchmark: setup facade-data
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/profile_epoch.py
+	$(PY) -m helpers.results
 
 setup: $(STAMP) fashion-data
 

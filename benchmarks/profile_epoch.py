@@ -12,7 +12,9 @@ phase scaled to one full epoch, and the share of each phase.
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -70,7 +72,9 @@ def profile(model_fn, loader, eval_loader, device, precision, channels_last, bat
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=None, help="training batches timed per set-up")
+    parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "profile.json"))
     args = parser.parse_args(argv)
+    rows = []
     device = config.try_device()
     fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
     g = config.seed_everything(0)
@@ -110,9 +114,14 @@ def main(argv=None):
         for label, (loader, precision, cl) in setups.items():
             spent = profile(model_fn, loader, eval_loader, device, precision, cl, batches, epoch_size)
             total = sum(spent.values())
+            rows.append(dict(model=model_fn.__name__, setup=label, seconds={k: round(v, 2) for k, v in spent.items()},
+                             total_seconds=round(total, 2), epoch_size=epoch_size))
             print(f"  {label:<32}" + "".join(f"{spent[p]:7.1f} s{100 * spent[p] / total:3.0f}%" for p in PHASES)
                   + f"{total:8.1f} s", flush=True)
         print()
+    Path(args.out).write_text(json.dumps(dict(rows=rows, device=str(device), threads=torch.get_num_threads(),
+                                              torch=torch.__version__), indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

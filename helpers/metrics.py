@@ -83,18 +83,23 @@ def mean_ap(ap) -> float:
 
 
 def describe_curves(history: dict, x: str = "samples") -> str:
-    """One sentence read off a training history: where validation loss bottomed out
-    and whether it rose again while the training loss kept falling (over-fitting)."""
+    """A few sentences read off a training history: where the validation loss bottomed
+    out, whether it rose again (over-fitting late in training), and how far the final
+    training loss sits below the validation loss (the generalisation gap)."""
     val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
     best = int(np.argmin(val))
-    unit = "training samples" if x == "samples" else "epochs"
-    where = f"{history[x][best]:,.0f} {unit}" if x == "samples" else f"epoch {history[x][best]:.0f}"
+    where = (f"{history[x][best]:,.0f} training samples" if x == "samples"
+             else f"epoch {history[x][best]:.0f}")
     text = (f"Validation loss was lowest ({val[best]:.3f}) after {where} and ended at "
             f"{val[-1]:.3f}; training loss went from {train[0]:.3f} to {train[-1]:.3f}.")
     rise = val[-1] - val[best]
-    if best < len(val) - 1 and rise > 0.02 * val[best] and train[-1] < train[best]:
-        text += (f" The validation loss rose by {rise:.3f} while the training loss kept falling: "
-                 "the model over-fits the training set late in training.")
+    if best < len(val) - 1 and rise > 0.05 * val[best] and train[-1] < train[best]:
+        text += (f" The validation loss rose by {rise:.3f} ({rise / val[best]:.0%}) from its minimum while "
+                 "the training loss kept falling: the model over-fits late in training.")
+    elif train[-1] < 0.5 * val[-1]:
+        text += (f" The validation loss did not rise much at the end, but the final training loss is "
+                 f"{train[-1] / val[-1]:.0%} of it: a wide gap, the model fits its training images much "
+                 "better than unseen ones (over-fitting).")
     else:
-        text += " The validation loss did not rise at the end: no clear over-fitting in this run."
+        text += " The validation loss did not rise at the end and stays close to the training loss: no clear over-fitting."
     return text

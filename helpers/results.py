@@ -13,6 +13,8 @@ from pathlib import Path
 from . import config
 
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
+BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
+PROFILE_START, PROFILE_END = "<!-- PROFILE:START -->", "<!-- PROFILE:END -->"
 
 
 def write_metrics(part: str, metrics: dict) -> Path:
@@ -63,14 +65,60 @@ def results_table(root: Path | None = None) -> str:
     return "\n".join(rows)
 
 
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def benchmark_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/results.json`` (written by ``benchmarks/speed.py``)."""
+    bench = _read_json((root or config.REPO_ROOT) / "benchmarks" / "results.json")
+    if not bench:
+        return "_No benchmark results yet: run `make benchmark`._"
+    lines = [f"Measured by `python benchmarks/speed.py` on {bench['device_name']} ({bench['cores']} cores, "
+             f"{bench['threads']} threads), torch {bench['torch']}:", "",
+             "| model | pipeline | precision | channels_last | train samples/s | eval samples/s | train speed-up |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+    train = [r for r in bench["rows"] if r["phase"] == "train"]
+    for row in train:
+        ev = next(r for r in bench["rows"] if r["phase"] == "eval" and all(
+            r[k] == row[k] for k in ("model", "pipeline", "precision", "channels_last")))
+        lines.append(f"| {row['model']} | {row['pipeline']} | {row['precision']} | {row['channels_last']} | "
+                     f"{row['samples_per_s']:,.1f} | {ev['samples_per_s']:,.1f} | "
+                     f"{row['speedup_vs_dataloader_fp32']:.2f}x |")
+    return "\n".join(lines)
+
+
+def profile_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/profile.json`` (``benchmarks/profile_epoch.py``)."""
+    prof = _read_json((root or config.REPO_ROOT) / "benchmarks" / "profile.json")
+    if not prof:
+        return "_No profile yet: run `python benchmarks/profile_epoch.py`._"
+    phases = list(prof["rows"][0]["seconds"])
+    lines = [f"Seconds per epoch (share of the total), measured by `python benchmarks/profile_epoch.py` "
+             f"on {prof['device']} ({prof['threads']} threads), torch {prof['torch']}:", "",
+             "| model | set-up | " + " | ".join(phases) + " | total |",
+             "| --- | --- | " + " | ".join("---:" for _ in phases) + " | ---: |"]
+    for row in prof["rows"]:
+        total = row["total_seconds"]
+        cells = " | ".join(f"{row['seconds'][p]:.1f} s ({100 * row['seconds'][p] / total:.0f} %)" for p in phases)
+        lines.append(f"| {row['model']} | {row['setup']} | {cells} | {total:.1f} s |")
+    return "\n".join(lines)
+
+
+def _blocks(root: Path):
+    return ((START, END, results_table(root)), (BENCH_START, BENCH_END, benchmark_table(root)),
+            (PROFILE_START, PROFILE_END, profile_table(root)))
+
+
 def update_readme(readme: Path | None = None) -> bool:
-    """Rewrite the table between the markers in README.md; True if it changed."""
+    """Rewrite the generated tables between their markers in README.md; True if it changed."""
     readme = readme or config.REPO_ROOT / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} lacks the markers {START} and {END}")
-    new = re.sub(re.escape(START) + ".*?" + re.escape(END),
-                 lambda _: f"{START}\n{results_table(readme.parent)}\n{END}", text, flags=re.S)
+    text = new = readme.read_text()
+    for start, end, table in _blocks(readme.parent):
+        if start not in new or end not in new:
+            raise ValueError(f"{readme} lacks the markers {start} and {end}")
+        new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}",
+                     new, flags=re.S)
     if new != text:
         readme.write_text(new)
     return new != text

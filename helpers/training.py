@@ -68,11 +68,13 @@ def evaluate(model: nn.Module, loader, loss_fn, device: torch.device, precision:
 
 
 def predict(model: nn.Module, loader, device: torch.device, precision: str = "fp32",
-            channels_last: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            channels_last: bool | None = None, flip_tta: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax class probabilities and true labels for everything in ``loader``.
 
     Returns ``(probs, y)`` on the CPU: ``(N, C)`` and ``(N,)`` for images, or
     ``(N, C, H, W)`` and ``(N, H, W)`` for pixels; probabilities are float32.
+    ``flip_tta`` averages the probabilities of each image and its left-right mirror
+    (test-time augmentation, for image classifiers trained with flips).
     """
     if channels_last is None:
         channels_last = use_channels_last(device)
@@ -82,8 +84,10 @@ def predict(model: nn.Module, loader, device: torch.device, precision: str = "fp
         for X, y in loader:
             X = to_device(X, device, channels_last)
             with autocast(device, precision):
-                scores = model(X)
-            all_probs.append(scores.float().softmax(dim=1).contiguous().cpu())
+                probs = model(X).float().softmax(dim=1)
+                if flip_tta:
+                    probs = (probs + model(X.flip(-1)).float().softmax(dim=1)) / 2
+            all_probs.append(probs.contiguous().cpu())
             all_y.append(y.cpu())
     return torch.cat(all_probs), torch.cat(all_y)
 

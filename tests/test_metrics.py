@@ -67,6 +67,9 @@ def test_average_precision_rejects_bad_shapes():
 
 def test_describe_curves_names_over_fitting_only_when_present():
     rising = {"samples": [1, 2, 3, 4], "train_loss": [1.0, 0.6, 0.4, 0.2], "val_loss": [0.9, 0.5, 0.6, 0.7]}
-    assert "over-fits" in metrics.describe_curves(rising)
-    falling = dict(rising, val_loss=[0.9, 0.6, 0.5, 0.45])
+    assert "rose by 0.200 (40%)" in metrics.describe_curves(rising)
+    gap = dict(rising, train_loss=[1.0, 0.5, 0.3, 0.1], val_loss=[0.9, 0.5, 0.49, 0.48])
+    assert "a wide gap" in metrics.describe_curves(gap)
+    falling = dict(rising, train_loss=[1.0, 0.6, 0.45, 0.4], val_loss=[0.9, 0.6, 0.5, 0.45])
     assert "no clear over-fitting" in metrics.describe_curves(falling)
+    assert "after epoch 4" in metrics.describe_curves(dict(falling, epoch=[1, 2, 3, 4]), x="epoch")

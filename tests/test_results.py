@@ -20,13 +20,35 @@ def test_table_is_generated_from_metrics_files(tmp_path):
     assert "| report CNN | 225,034 | 10 | 61 s | cpu, bf16 | accuracy 91.2 % (hardest: Shirt 70.0 %) |" in table
     assert "| report net | 97,189 | 20 | 600 s | cpu, bf16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n")
+    readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n"
+                      f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n")
     assert results.update_readme(readme) is True
     assert results.update_readme(readme) is False
-    assert readme.read_text() == f"intro\n{results.START}\n{table}\n{results.END}\nrest\n"
+    assert readme.read_text().startswith(f"intro\n{results.START}\n{table}\n{results.END}\nrest\n")
+    assert "run `make benchmark`" in readme.read_text()  # no benchmark file yet
+
+
+def test_benchmark_and_profile_tables(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    rows = [dict(model="report_cnn", pipeline=p, precision=pr, channels_last=cl, phase=ph, samples_per_s=v,
+                 speedup_vs_dataloader_fp32=v / base)
+            for p, pr, cl, base, vals in (("dataloader", "fp32", False, 100, (100, 1000)),
+                                          ("in-memory", "bf16", True, 100, (350, 5000)))
+            for ph, v in zip(("train", "eval"), vals)]
+    (tmp_path / "benchmarks" / "results.json").write_text(json.dumps(
+        dict(rows=rows, device_name="Some CPU", cores=2, threads=2, torch="2.x")))
+    table = results.benchmark_table(tmp_path)
+    assert "| report_cnn | in-memory | bf16 | True | 350.0 | 5,000.0 | 3.50x |" in table
+    (tmp_path / "benchmarks" / "profile.json").write_text(json.dumps(dict(
+        device="cpu", threads=2, torch="2.x",
+        rows=[dict(model="ReportCNN", setup="in-memory fp32", total_seconds=10.0,
+                   seconds={"input": 1.0, "forward": 3.0, "backward": 4.0, "optimizer": 1.0, "evaluation": 1.0})])))
+    assert "| ReportCNN | in-memory fp32 | 1.0 s (10 %) | 3.0 s (30 %) | 4.0 s (40 %)" in results.profile_table(tmp_path)
 
 
 def test_committed_readme_matches_committed_metrics():
-    """The README's results table is exactly what the committed metrics files generate."""
+    """The README's generated tables are exactly what the committed metrics and
+    benchmark files generate."""
     readme = (config.REPO_ROOT / "README.md").read_text()
-    assert f"{results.START}\n{results.results_table()}\n{results.END}" in readme
+    for start, end, table in results._blocks(config.REPO_ROOT):
+        assert f"{start}\n{table}\n{end}" in readme

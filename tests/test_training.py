@@ -91,3 +91,14 @@ def test_bf16_training_step_stays_close_to_fp32():
         torch.manual_seed(0)
         results[precision] = _steps(ReportCNN(), X, y, 3, precision)
     assert results["bf16"] == pytest.approx(results["fp32"], rel=0.05)
+
+
+def test_flip_tta_averages_image_and_mirror():
+    torch.manual_seed(0)
+    model = ReportCNN().eval()
+    X, y = torch.rand(4, 1, 28, 28), torch.arange(4)
+    plain, _ = training.predict(model, TensorBatches(X, y, 2), "cpu")
+    mirror, _ = training.predict(model, TensorBatches(X.flip(-1), y, 2), "cpu")
+    tta, _ = training.predict(model, TensorBatches(X, y, 2), "cpu", flip_tta=True)
+    assert torch.allclose(tta, (plain + mirror) / 2, atol=1e-6)
+    assert not torch.allclose(tta, plain)
