@@ -11,7 +11,7 @@ Measured in one run, same model, optimizer (Adam), batch size and thread count:
 
 Prints a table and the speed-ups, and writes ``benchmarks/results.json``.
 
-    python benchmarks/speed.py            # full measurement (about 10 minutes on 2 cores)
+    python benchmarks/speed.py            # full measurement (about 5 minutes on 2 cores)
     python benchmarks/speed.py --tiny     # a few batches, to check that it runs
 """
 from __future__ import annotations
@@ -120,7 +120,7 @@ def main(argv=None):
         root = data.fashion_mnist_raw(args.fashion_root, args.debian_dir)
         fashion = data.load_fashion_mnist(root=root, debian_dir=args.debian_dir, generator=generator,
                                           val_size=5 if args.tiny else 10_000)
-        n_batches = 5 if args.tiny else 400
+        n_batches = 5 if args.tiny else 800
         standard = DataLoader(FashionMNIST(root, train=True, transform=ToTensor()), batch_size=64,
                               shuffle=True, num_workers=2, persistent_workers=True)
         standard_eval = DataLoader(FashionMNIST(root, train=False, transform=ToTensor()),
