@@ -40,7 +40,8 @@ def _check_idx(path: Path) -> int:
     """Check an IDX file's header and length; return its number of items."""
     ndim = 3 if "images" in path.name else 1
     try:
-        header = path.read_bytes()[: 4 * (1 + ndim)]
+        with open(path, "rb") as f:
+            header = f.read(4 * (1 + ndim))
         size = path.stat().st_size
     except OSError as err:
         raise DataError(f"cannot read {path}: {err}") from err
