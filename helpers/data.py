@@ -117,8 +117,8 @@ def _missing_message(raw_dir: Path, debian_dir: Path) -> str:
 
 
 @dataclass
-class FashionData:
-    """Fashion-MNIST as tensors: images ``(N, 1, 28, 28)`` float32 in [0, 1], labels ``(N,)`` int64."""
+class Splits:
+    """Inputs ``X_*`` and targets ``y_*`` of the training, validation and test splits."""
 
     X_train: torch.Tensor
     y_train: torch.Tensor
@@ -126,6 +126,12 @@ class FashionData:
     y_val: torch.Tensor
     X_test: torch.Tensor
     y_test: torch.Tensor
+
+
+@dataclass
+class FashionData(Splits):
+    """Fashion-MNIST as tensors: images ``(N, 1, 28, 28)`` float32 in [0, 1], labels ``(N,)`` int64."""
+
     classes: tuple = CLASSES
 
 

@@ -29,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .config import DATA_DIR
-from .data import DataError
+from .data import DataError, Splits
 
 CLASSES = ("others", "facade", "pillar", "window", "balcony")
 # RGB colour of each class in label-map figures
@@ -120,15 +120,10 @@ def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, t
 
 
 @dataclass
-class FacadeData:
-    """Photos ``(N, 3, H, W)`` uint8 and label maps ``(N, H, W)`` int64 per split."""
+class FacadeData(Splits):
+    """Photos ``(N, 3, H, W)`` uint8 and label maps ``(N, H, W)`` int64 per split, and the
+    folder they came from."""
 
-    X_train: torch.Tensor
-    y_train: torch.Tensor
-    X_val: torch.Tensor
-    y_val: torch.Tensor
-    X_test: torch.Tensor
-    y_test: torch.Tensor
     root: Path
     classes: tuple = CLASSES
 
