@@ -30,10 +30,10 @@ from speed import FacadeFiles
 PHASES = ("input", "forward", "backward", "optimizer", "evaluation")
 
 
-def profile(model_fn, loader, eval_loader, device, precision, channels_last, batches, epoch_size):
+def profile(model_fn, loader, eval_loader, device, precision, channels_last, fused, batches, epoch_size):
     torch.manual_seed(0)
     model = training.prepare_model(model_fn(), device, channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
     loss_fn = nn.CrossEntropyLoss()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     spent = dict.fromkeys(PHASES, 0.0)
@@ -77,6 +77,8 @@ def main(argv=None):
     rows = []
     device = config.try_device()
     fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
+    fused = training.fused_optimizer_available(device)
+    fast_label = f"in-memory {fast}{' + channels_last' if fast_cl else ''}"
     g = config.seed_everything(0)
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
 
@@ -84,23 +86,23 @@ def main(argv=None):
     root = data.fashion_mnist_raw()
     cnn_setups = {
         "DataLoader fp32": (DataLoader(FashionMNIST(root, transform=ToTensor()), batch_size=64, shuffle=True,
-                                       num_workers=2), "fp32", False),
+                                       num_workers=2), "fp32", False, False),
         "in-memory fp32": (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True,
-                                              device=device), "fp32", False),
-        f"in-memory {fast}{' + channels_last' if fast_cl else ''}":
-            (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device), fast, fast_cl),
+                                              device=device), "fp32", False, False),
+        fast_label + (" + fused Adam" if fused else ""):
+            (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device),
+             fast, fast_cl, fused),
     }
     cnn_eval = data.TensorBatches(fashion.X_val, fashion.y_val, 1000, device=device)
 
     fac = facades.load_facades()
     seg_setups = {
         "DataLoader fp32": (DataLoader(FacadeFiles(fac.root / "train", limit=800), batch_size=8, shuffle=True,
-                                       num_workers=2), "fp32", False),
+                                       num_workers=2), "fp32", False, False),
         "in-memory fp32": (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
-                                              transform=facades.scale_photos), "fp32", False),
-        f"in-memory {fast}{' + channels_last' if fast_cl else ''}":
-            (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
-                                transform=facades.scale_photos), fast, fast_cl),
+                                              transform=facades.scale_photos), "fp32", False, False),
+        fast_label: (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
+                                        transform=facades.scale_photos), fast, fast_cl, False),
     }
     seg_eval = data.TensorBatches(fac.X_val, fac.y_val, 16, device=device, transform=facades.scale_photos)
 
@@ -110,13 +112,14 @@ def main(argv=None):
             ("report segmentation net, one epoch of 800 photos + validation of 106", ReportSegNet, seg_setups,
              seg_eval, len(fac.X_train), args.batches or 25)):
         print(name)
-        print(f"  {'set-up':<32}" + "".join(f"{p:>12}" for p in PHASES) + f"{'total':>10}")
-        for label, (loader, precision, cl) in setups.items():
-            spent = profile(model_fn, loader, eval_loader, device, precision, cl, batches, epoch_size)
+        width = max(map(len, setups)) + 2
+        print(f"  {'set-up':<{width}}" + "".join(f"{p:>12}" for p in PHASES) + f"{'total':>10}")
+        for label, (loader, precision, cl, use_fused) in setups.items():
+            spent = profile(model_fn, loader, eval_loader, device, precision, cl, use_fused, batches, epoch_size)
             total = sum(spent.values())
             rows.append(dict(model=model_fn.__name__, setup=label, seconds={k: round(v, 2) for k, v in spent.items()},
                              total_seconds=round(total, 2), epoch_size=epoch_size))
-            print(f"  {label:<32}" + "".join(f"{spent[p]:7.1f} s{100 * spent[p] / total:3.0f}%" for p in PHASES)
+            print(f"  {label:<{width}}" + "".join(f"{spent[p]:7.1f} s{100 * spent[p] / total:3.0f}%" for p in PHASES)
                   + f"{total:8.1f} s", flush=True)
         print()
     Path(args.out).write_text(json.dumps(dict(rows=rows, device=str(device), threads=torch.get_num_threads(),

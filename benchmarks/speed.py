@@ -1,15 +1,20 @@
 """Training and evaluation throughput of the report's two models, per pipeline and precision.
 
-Measured in one run, same model, optimizer (Adam), batch size and thread count:
+Measured in one run, same model, Adam, batch size and thread count:
 
 - ``dataloader``: the standard pipeline, a ``DataLoader`` with a per-sample transform
   and 2 worker processes (Fashion-MNIST: ``FashionMNIST(transform=ToTensor())``;
   facades: JPEG/PNG decoded per sample), fp32;
 - ``in-memory``: the whole set held as tensors, shuffled batches sliced from it
   (``helpers.data.TensorBatches``), in fp32, and in the fast path the notebooks use:
-  bf16 autocast (where supported) + ``channels_last``.
+  bf16 autocast (where supported) + ``channels_last``, and for the CNN a fused Adam
+  step (where the device has one).
 
-Prints a table and the speed-ups, and writes ``benchmarks/results.json``.
+The set-ups of a model take turns in rounds and each figure is the median over the
+rounds (``measure``), so a machine whose speed drifts during the run moves all of
+them alike. Two ablation rows take one lever away from the CNN's fast path (ReLU
+before max-pooling, as the report orders them; Adam unfused). Prints a table and the
+speed-ups, and writes ``benchmarks/results.json``.
 
     python benchmarks/speed.py            # full measurement (about 5 minutes on 2 cores)
     python benchmarks/speed.py --tiny     # a few batches, to check that it runs
@@ -17,6 +22,7 @@ Prints a table and the speed-ups, and writes ``benchmarks/results.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import time
@@ -53,43 +59,74 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def measure(model_fn, loader, device, precision, channels_last, max_batches, eval_loader):
-    """Samples/s of training (``max_batches`` batches after 3 warm-up batches) and of
-    evaluation (one pass over ``eval_loader``)."""
-    torch.manual_seed(0)
-    model = training.prepare_model(model_fn(), device, channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    warmup, seen, start = 3, 0, None
-    batches = iter(loader)
-    for i in range(warmup + max_batches):
+class Setup:
+    """One model trained through one pipeline in one precision; trains in chunks so that
+    all set-ups of a model can take turns (see ``measure``)."""
+
+    def __init__(self, model_fn, loader, eval_loader, device, precision, channels_last, fused):
+        torch.manual_seed(0)
+        self.model = training.prepare_model(model_fn(), device, channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fused or None)
+        self.loader, self.eval_loader, self.batches = loader, eval_loader, iter(loader)
+        self.device, self.precision, self.channels_last = device, precision, channels_last
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def _next(self):
         try:
-            X, y = next(batches)
+            return next(self.batches)
         except StopIteration:
-            batches = iter(loader)
-            X, y = next(batches)
-        if i == warmup:
-            _sync(device)
-            start = time.perf_counter()
-        X, y = training.to_device(X, device, channels_last), y.to(device)
-        with training.autocast(device, precision):
-            scores = model(X)
-        loss = loss_fn(scores.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if i >= warmup:
+            self.batches = iter(self.loader)
+            return next(self.batches)
+
+    def train(self, n_batches):
+        """Train ``n_batches`` batches (input pipeline included); return samples/s."""
+        self.model.train()
+        seen = 0
+        _sync(self.device)
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            X, y = self._next()
+            X, y = training.to_device(X, self.device, self.channels_last), y.to(self.device)
+            with training.autocast(self.device, self.precision):
+                scores = self.model(X)
+            loss = self.loss_fn(scores.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
             seen += len(X)
-    _sync(device)
-    train_rate = seen / (time.perf_counter() - start)
-    training.evaluate(model, eval_loader, loss_fn, device, precision, channels_last)  # warm-up
-    _sync(device)
-    start = time.perf_counter()
-    training.evaluate(model, eval_loader, loss_fn, device, precision, channels_last)
-    _sync(device)
-    eval_rate = sum(len(X) for X, _ in eval_loader) / (time.perf_counter() - start)
-    return train_rate, eval_rate
+        _sync(self.device)
+        return seen / (time.perf_counter() - start)
+
+    def evaluate(self):
+        """One pass over the evaluation set; return samples/s."""
+        _sync(self.device)
+        start = time.perf_counter()
+        training.evaluate(self.model, self.eval_loader, self.loss_fn, self.device, self.precision,
+                          self.channels_last)
+        _sync(self.device)
+        return sum(len(X) for X, _ in self.eval_loader) / (time.perf_counter() - start)
+
+
+def measure(setups, rounds, batches_per_round, eval_rounds):
+    """Median samples/s of each set-up, training and evaluation.
+
+    The set-ups take turns: round after round, each trains ``batches_per_round`` batches
+    (after a warm-up chunk), then each evaluates. On a shared or throttling machine the
+    speed drifts during a run; taking turns exposes every set-up to the same drift, so
+    the ratios hold even when the absolute figures move.
+    """
+    for setup in setups:
+        setup.train(3)
+        setup.evaluate()
+    train = [[] for _ in setups]
+    for _ in range(rounds):
+        for rates, setup in zip(train, setups):
+            rates.append(setup.train(batches_per_round))
+    evals = [[] for _ in setups]
+    for _ in range(eval_rounds):
+        for rates, setup in zip(evals, setups):
+            rates.append(setup.evaluate())
+    return [(float(np.median(t)), float(np.median(e))) for t, e in zip(train, evals)]
 
 
 def main(argv=None):
@@ -105,22 +142,24 @@ def main(argv=None):
     device = config.try_device()
     fast = config.pick_precision(device, "auto")
     fast_cl = training.use_channels_last(device)
+    fused = training.fused_optimizer_available(device)
     threads = torch.get_num_threads()
     generator = config.seed_everything(0)
     rows = []
 
-    def add(model, pipeline, precision, channels_last, train_rate, eval_rate):
+    def add(model, pipeline, precision, channels_last, fused_optimizer, train_rate, eval_rate, ablation=None):
         for phase, rate in (("train", train_rate), ("eval", eval_rate)):
             rows.append(dict(model=model, pipeline=pipeline, precision=precision,
-                             channels_last=channels_last, phase=phase, samples_per_s=round(rate, 2)))
+                             channels_last=channels_last, fused_optimizer=fused_optimizer, phase=phase,
+                             samples_per_s=round(rate, 2), **({"ablation": ablation} if ablation else {})))
         print(f"{model:<13} {pipeline:<11} {precision:<5} channels_last={channels_last!s:<5} "
-              f"train {train_rate:9.1f}/s  eval {eval_rate:9.1f}/s", flush=True)
+              f"fused={fused_optimizer!s:<5} train {train_rate:9.1f}/s  eval {eval_rate:9.1f}/s"
+              f"{f'  (ablation: {ablation})' if ablation else ''}", flush=True)
 
     if "cnn" in args.models:
         root = data.fashion_mnist_raw(args.fashion_root, args.debian_dir)
         fashion = data.load_fashion_mnist(root=root, debian_dir=args.debian_dir, generator=generator,
                                           val_size=5 if args.tiny else 10_000)
-        n_batches = 5 if args.tiny else 800
         standard = DataLoader(FashionMNIST(root, train=True, transform=ToTensor()), batch_size=64,
                               shuffle=True, num_workers=2, persistent_workers=True)
         standard_eval = DataLoader(FashionMNIST(root, train=False, transform=ToTensor()),
@@ -131,18 +170,25 @@ def main(argv=None):
         if args.tiny:
             standard_eval = [b for _, b in zip(range(1), standard_eval)]
             memory_eval = [b for _, b in zip(range(1), memory_eval)]
-        add("report_cnn", "dataloader", "fp32", False,
-            *measure(ReportCNN, standard, device, "fp32", False, n_batches, standard_eval))
-        add("report_cnn", "in-memory", "fp32", False,
-            *measure(ReportCNN, memory, device, "fp32", False, n_batches, memory_eval))
-        add("report_cnn", "in-memory", fast, fast_cl,
-            *measure(ReportCNN, memory, device, fast, fast_cl, n_batches, memory_eval))
+        literal = functools.partial(ReportCNN, pool_first=False)
+        setups = [("dataloader", "fp32", False, False, ReportCNN, standard, standard_eval, None),
+                  ("in-memory", "fp32", False, False, ReportCNN, memory, memory_eval, None),
+                  ("in-memory", fast, fast_cl, fused, ReportCNN, memory, memory_eval, None),
+                  # ablations: the fast path less one lever
+                  ("in-memory", fast, fast_cl, fused, literal, memory, memory_eval, "ReLU before pool"),
+                  ("in-memory", fast, fast_cl, False, ReportCNN, memory, memory_eval, "unfused Adam")]
+        if not fused:  # nothing to take away
+            setups.pop()
+        rates = measure([Setup(model_fn, loader, ev, device, precision, cl, f)
+                         for _, precision, cl, f, model_fn, loader, ev, _ in setups],
+                        *((2, 2, 1) if args.tiny else (8, 100, 3)))
+        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rate, eval_rate) in zip(setups, rates):
+            add("report_cnn", pipeline, precision, cl, f, train_rate, eval_rate, ablation)
 
     if "segnet" in args.models:
         root = facades.find_facades_dir(args.facades_dir)
         limit = 16 if args.tiny else None
         fac = facades.load_facades(root, limit=limit)
-        n_batches = 2 if args.tiny else 40
         train_dir = root / "train"
         standard = DataLoader(FacadeFiles(train_dir, limit=len(fac.X_train)), batch_size=8,
                               shuffle=True, num_workers=2, persistent_workers=True)
@@ -151,12 +197,15 @@ def main(argv=None):
                                     device=device, transform=facades.scale_photos)
         memory_eval = data.TensorBatches(fac.X_test, fac.y_test, 16, device=device,
                                          transform=facades.scale_photos)
-        add("report_segnet", "dataloader", "fp32", False,
-            *measure(ReportSegNet, standard, device, "fp32", False, n_batches, standard_eval))
-        add("report_segnet", "in-memory", "fp32", False,
-            *measure(ReportSegNet, memory, device, "fp32", False, n_batches, memory_eval))
-        add("report_segnet", "in-memory", fast, fast_cl,
-            *measure(ReportSegNet, memory, device, fast, fast_cl, n_batches, memory_eval))
+        # the segmentation notebook's recipe: its optimizer step is a negligible share
+        setups = [("dataloader", "fp32", False, standard, standard_eval),
+                  ("in-memory", "fp32", False, memory, memory_eval),
+                  ("in-memory", fast, fast_cl, memory, memory_eval)]
+        rates = measure([Setup(ReportSegNet, loader, ev, device, precision, cl, False)
+                         for _, precision, cl, loader, ev in setups],
+                        *((2, 1, 1) if args.tiny else (5, 8, 2)))
+        for (pipeline, precision, cl, _, _), (train_rate, eval_rate) in zip(setups, rates):
+            add("report_segnet", pipeline, precision, cl, False, train_rate, eval_rate)
 
     print("\nspeed-up against the standard fp32 DataLoader of the same model:")
     for row in rows:
@@ -165,7 +214,9 @@ def main(argv=None):
         row["speedup_vs_dataloader_fp32"] = round(row["samples_per_s"] / base["samples_per_s"], 2)
         if row["pipeline"] != "dataloader":
             print(f"  {row['model']:<13} {row['phase']:<5} {row['pipeline']} {row['precision']}"
-                  f"{' + channels_last' if row['channels_last'] else ''}: "
+                  f"{' + channels_last' if row['channels_last'] else ''}"
+                  f"{' + fused Adam' if row['fused_optimizer'] else ''}"
+                  f"{' (ablation: ' + row['ablation'] + ')' if 'ablation' in row else ''}: "
                   f"{row['speedup_vs_dataloader_fp32']:.2f}x")
     cpu = platform.processor() or platform.machine()
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .config import DATA_DIR
 from .data import DataError, Splits

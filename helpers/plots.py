@@ -39,7 +39,9 @@ def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=Non
     images = np.asarray(images)
     n = len(images)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, (1.45 + 0.17 * title_lines) * nrows),
+                             squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -78,7 +80,7 @@ def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "a
     n_series = len(values)
     width = 0.8 / n_series
     x = np.arange(len(classes))
-    fig, ax = plt.subplots(figsize=(max(7, 0.9 * len(classes) * max(n_series, 1.5)), 4))
+    fig, ax = plt.subplots(figsize=(min(14, 4 + 0.45 * len(classes) * n_series), 4))
     for i, (label, vals) in enumerate(values.items()):
         bars = ax.bar(x + (i - (n_series - 1) / 2) * width, vals, width, label=label)
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)

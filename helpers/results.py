@@ -76,13 +76,17 @@ def benchmark_table(root: Path | None = None) -> str:
         return "_No benchmark results yet: run `make benchmark`._"
     lines = [f"Measured by `python benchmarks/speed.py` on {bench['device_name']} ({bench['cores']} cores, "
              f"{bench['threads']} threads), torch {bench['torch']}:", "",
-             "| model | pipeline | precision | channels_last | train samples/s | eval samples/s | train speed-up |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+             "| model | pipeline | precision | channels_last | fused Adam | train samples/s | eval samples/s "
+             "| train speed-up |",
+             "| --- | --- | --- | --- | --- | ---: | ---: | ---: |"]
     train = [r for r in bench["rows"] if r["phase"] == "train"]
     for row in train:
         ev = next(r for r in bench["rows"] if r["phase"] == "eval" and all(
-            r[k] == row[k] for k in ("model", "pipeline", "precision", "channels_last")))
-        lines.append(f"| {row['model']} | {row['pipeline']} | {row['precision']} | {row['channels_last']} | "
+            r.get(k) == row.get(k) for k in ("model", "pipeline", "precision", "channels_last",
+                                             "fused_optimizer", "ablation")))
+        pipeline = row["pipeline"] + (f" (ablation: {row['ablation']})" if row.get("ablation") else "")
+        lines.append(f"| {row['model']} | {pipeline} | {row['precision']} | {row['channels_last']} | "
+                     f"{row.get('fused_optimizer', False)} | "
                      f"{row['samples_per_s']:,.1f} | {ev['samples_per_s']:,.1f} | "
                      f"{row['speedup_vs_dataloader_fp32']:.2f}x |")
     return "\n".join(lines)

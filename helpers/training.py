@@ -2,7 +2,8 @@
 
 Speed levers applied here (see the README's profile): bf16 autocast where the
 hardware has bf16 units (``config.pick_precision``), ``channels_last`` memory
-format for convolutions, and ``torch.inference_mode`` for evaluation.
+format for convolutions, a fused optimizer step where the device has one
+(``fused_optimizer_available``), and ``torch.inference_mode`` for evaluation.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed, readable in saved notebooks
 
 
 def autocast(device: torch.device, precision: str):
@@ -26,6 +27,23 @@ def autocast(device: torch.device, precision: str):
 def use_channels_last(device: torch.device) -> bool:
     """channels_last helps the CPU (oneDNN) and CUDA convolutions; MPS gains nothing."""
     return torch.device(device).type in ("cpu", "cuda")
+
+
+def fused_optimizer_available(device: torch.device) -> bool:
+    """Whether ``torch.optim.Adam(..., fused=True)`` (and AdamW) runs on ``device``.
+
+    A fused step updates every parameter in one kernel instead of a dozen small
+    operations per tensor; it is the same Adam update. Support depends on the torch
+    version and device type, so this tries it on a one-element parameter.
+    """
+    probe = torch.zeros(1, device=device, requires_grad=True)
+    try:
+        optimizer = torch.optim.Adam([probe], fused=True)
+        probe.grad = torch.ones_like(probe)
+        optimizer.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
 
 
 def to_device(X: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

@@ -10,6 +10,23 @@ def test_report_cnn_shape_and_parameters():
     assert count_parameters(model) == 320 + 18_496 + 401_536 + 1_290 == 421_642
 
 
+def test_report_cnn_pool_before_relu_is_the_reports_network():
+    """The report orders each block Conv -> ReLU -> MaxPool; ReportCNN pools first.
+    With the same weights, outputs and gradients must be the same."""
+    torch.manual_seed(0)
+    model, literal = ReportCNN(), ReportCNN(pool_first=False)
+    literal.load_state_dict(model.state_dict())  # same parameter names
+    assert [type(m).__name__ for m in model.features] == ["Conv2d", "MaxPool2d", "ReLU"] * 2
+    assert [type(m).__name__ for m in literal.features] == ["Conv2d", "ReLU", "MaxPool2d"] * 2
+    X = torch.randn(8, 1, 28, 28)
+    out = model(X)
+    assert torch.equal(out, literal(X))
+    grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+    literal_grads = torch.autograd.grad(literal(X).square().sum(), list(literal.parameters()))
+    for g, h in zip(grads, literal_grads):
+        torch.testing.assert_close(g, h)
+
+
 def test_report_segnet_shape_and_parameters():
     model = ReportSegNet(n_class=5)
     assert model(torch.zeros(2, 3, 256, 256)).shape == (2, 5, 256, 256)

@@ -102,3 +102,29 @@ def test_flip_tta_averages_image_and_mirror():
     tta, _ = training.predict(model, TensorBatches(X, y, 2), "cpu", flip_tta=True)
     assert torch.allclose(tta, (plain + mirror) / 2, atol=1e-6)
     assert not torch.allclose(tta, plain)
+
+
+def test_fused_optimizer_detected_and_same_update_as_default():
+    assert training.fused_optimizer_available("cpu")  # torch >= 2.4 has a fused CPU Adam
+    torch.manual_seed(0)
+    X, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    fused, plain = ReportCNN(), ReportCNN()
+    plain.load_state_dict(fused.state_dict())
+    for model, kw in ((fused, dict(fused=True)), (plain, {})):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **kw)
+        for _ in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(X), y).backward()
+            optimizer.step()
+    for a, b in zip(fused.parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_optimizer_fallback(monkeypatch):
+    def unsupported(params, **kw):
+        if kw.get("fused"):
+            raise RuntimeError("`fused=True` requires all the params to be on a supported device")
+        return real(params, **kw)
+    real = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", unsupported)
+    assert not training.fused_optimizer_available("cpu")
