@@ -3,8 +3,8 @@
 A progress bar redraws itself by writing ``\\r`` and the new state; Jupyter shows only
 the last state of each line, but a headless ``nbconvert --execute`` stores every
 redraw (thousands for a long training run). This keeps what a reader would see:
-consecutive stream outputs of the same name are merged and, on each line, only the
-text after the last ``\\r`` is kept.
+consecutive stream outputs of the same name are merged, on each line only the text
+after the last ``\\r`` is kept, and streams left blank are dropped.
 
     python -m helpers.notebook_outputs notebooks/*.ipynb
 """
@@ -40,7 +40,8 @@ def tidy_outputs(outputs: list) -> list:
     for out in tidy:
         if out.get("output_type") == "stream":
             out["text"] = collapse_carriage_returns(out["text"])
-    return tidy
+    # a stream left blank (a progress bar's closing newline) shows as an empty box
+    return [out for out in tidy if out.get("output_type") != "stream" or out["text"].strip()]
 
 
 def tidy_notebook(path: Path | str) -> bool:

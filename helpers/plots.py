@@ -40,14 +40,14 @@ def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=Non
     n = len(images)
     nrows = -(-n // ncols)
     title_lines = max((str(t).count("\n") + 1 for t in titles), default=1)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, (1.45 + 0.17 * title_lines) * nrows),
-                             squeeze=False)
+    # constrained layout keeps multi-line titles clear of the row above
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, (1.5 + 0.15 * title_lines) * nrows),
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
             ax.imshow(images[i], cmap=cmap)
             ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
-    fig.tight_layout()
     return save_figure(fig, part, name)
 
 

@@ -15,6 +15,7 @@ from . import config
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
 PROFILE_START, PROFILE_END = "<!-- PROFILE:START -->", "<!-- PROFILE:END -->"
+PRECISION_START, PRECISION_END = "<!-- PRECISION:START -->", "<!-- PRECISION:END -->"
 
 
 def write_metrics(part: str, metrics: dict) -> Path:
@@ -109,9 +110,33 @@ def profile_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def precision_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/precision_check.json`` (``benchmarks/precision_check.py``)."""
+    check = _read_json((root or config.REPO_ROOT) / "benchmarks" / "precision_check.json")
+    if not check:
+        return "_No precision check yet: run `python benchmarks/precision_check.py`._"
+    fast = f"{check['fast_precision']}{' + channels_last' if check['fast_channels_last'] else ''}"
+    lines = [f"Measured by `python benchmarks/precision_check.py` on {check['device']}, seed 0, full runs:", "",
+             f"| model | metric | fp32 | fast path ({fast}) | difference | tolerance | fp32 training | "
+             "fast training |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, name, metric, label, scale, fmt, tol in (
+            ("cnn", "report CNN", "test_accuracy", "test accuracy", 100, "{:.2f} %", "0.5 points"),
+            ("segnet", "report segmentation net", "mean_ap", "mean AP (test)", 1, "{:.3f}", "0.01")):
+        if f"{key}_fp32" not in check or f"{key}_fast" not in check:
+            continue
+        a, b = check[f"{key}_fp32"], check[f"{key}_fast"]
+        diff = scale * (b[metric] - a[metric])
+        lines.append(f"| {name} | {label} | {fmt.format(scale * a[metric])} | "
+                     f"{fmt.format(scale * b[metric])} | {diff:+.{2 if scale == 100 else 3}f} | {tol} | "
+                     f"{a['train_seconds']:.0f} s | {b['train_seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
 def _blocks(root: Path):
     return ((START, END, results_table(root)), (BENCH_START, BENCH_END, benchmark_table(root)),
-            (PROFILE_START, PROFILE_END, profile_table(root)))
+            (PROFILE_START, PROFILE_END, profile_table(root)),
+            (PRECISION_START, PRECISION_END, precision_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

@@ -17,3 +17,12 @@ def test_consecutive_streams_are_merged_then_collapsed():
     tidy = tidy_outputs(outputs)
     assert [o.get("text") for o in tidy[:2]] == ["train: 3/3", "trained\n"]
     assert tidy[2]["output_type"] == "display_data" and len(tidy) == 3
+
+
+def test_blank_streams_are_dropped():
+    outputs = [
+        {"output_type": "stream", "name": "stderr", "text": "\rbar 1/2\rbar 2/2\n"},
+        {"output_type": "stream", "name": "stdout", "text": "trained\n"},
+        {"output_type": "stream", "name": "stderr", "text": "\n"},
+    ]
+    assert [(o["name"], o["text"]) for o in tidy_outputs(outputs)] == [("stderr", "bar 2/2\n"), ("stdout", "trained\n")]

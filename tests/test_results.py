@@ -21,7 +21,8 @@ def test_table_is_generated_from_metrics_files(tmp_path):
     assert "| report net | 97,189 | 20 | 600 s | cpu, bf16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n"
-                      f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n")
+                      f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n"
+                      f"{results.PRECISION_START}{results.PRECISION_END}\n")
     assert results.update_readme(readme) is True
     assert results.update_readme(readme) is False
     assert readme.read_text().startswith(f"intro\n{results.START}\n{table}\n{results.END}\nrest\n")
@@ -44,6 +45,18 @@ def test_benchmark_and_profile_tables(tmp_path):
         rows=[dict(model="ReportCNN", setup="in-memory fp32", total_seconds=10.0,
                    seconds={"input": 1.0, "forward": 3.0, "backward": 4.0, "optimizer": 1.0, "evaluation": 1.0})])))
     assert "| ReportCNN | in-memory fp32 | 1.0 s (10 %) | 3.0 s (30 %) | 4.0 s (40 %)" in results.profile_table(tmp_path)
+
+
+def test_precision_table(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    assert "run `python benchmarks/precision_check.py`" in results.precision_table(tmp_path)
+    (tmp_path / "benchmarks" / "precision_check.json").write_text(json.dumps(dict(
+        device="cpu", fast_precision="bf16", fast_channels_last=True,
+        cnn_fp32=dict(test_accuracy=0.9250, train_seconds=400.2), cnn_fast=dict(test_accuracy=0.9214, train_seconds=90),
+        segnet_fp32=dict(mean_ap=0.614, train_seconds=2800), segnet_fast=dict(mean_ap=0.6213, train_seconds=800))))
+    table = results.precision_table(tmp_path)
+    assert "| report CNN | test accuracy | 92.50 % | 92.14 % | -0.36 | 0.5 points | 400 s | 90 s |" in table
+    assert "| report segmentation net | mean AP (test) | 0.614 | 0.621 | +0.007 | 0.01 | 2800 s | 800 s |" in table
 
 
 def test_committed_readme_matches_committed_metrics():
