@@ -12,7 +12,8 @@ Measured in one run, same model, Adam, batch size and thread count:
 
 The set-ups of a model take turns in rounds and each figure is the median over the
 rounds (``measure``), so a machine whose speed drifts during the run moves all of
-them alike. Two ablation rows take one lever away from the CNN's fast path (ReLU
+them alike; the speed-up is the ratio of the medians, and its range over the rounds
+(round i of one set-up against round i of the baseline) shows how much it moves. Two ablation rows take one lever away from the CNN's fast path (ReLU
 before max-pooling, as the report orders them; Adam unfused). Prints a table and the
 speed-ups, and writes ``benchmarks/results.json``.
 
@@ -108,7 +109,7 @@ class Setup:
 
 
 def measure(setups, rounds, batches_per_round, eval_rounds):
-    """Median samples/s of each set-up, training and evaluation.
+    """Samples/s of each set-up in each round: ``[(train_rates, eval_rates), ...]``.
 
     The set-ups take turns: round after round, each trains ``batches_per_round`` batches
     (after a warm-up chunk), then each evaluates. On a shared or throttling machine the
@@ -126,7 +127,7 @@ def measure(setups, rounds, batches_per_round, eval_rounds):
     for _ in range(eval_rounds):
         for rates, setup in zip(evals, setups):
             rates.append(setup.evaluate())
-    return [(float(np.median(t)), float(np.median(e))) for t, e in zip(train, evals)]
+    return list(zip(train, evals))
 
 
 def main(argv=None):
@@ -147,11 +148,14 @@ def main(argv=None):
     generator = config.seed_everything(0)
     rows = []
 
-    def add(model, pipeline, precision, channels_last, fused_optimizer, train_rate, eval_rate, ablation=None):
-        for phase, rate in (("train", train_rate), ("eval", eval_rate)):
+    def add(model, pipeline, precision, channels_last, fused_optimizer, train_rates, eval_rates, ablation=None):
+        for phase, rates in (("train", train_rates), ("eval", eval_rates)):
             rows.append(dict(model=model, pipeline=pipeline, precision=precision,
                              channels_last=channels_last, fused_optimizer=fused_optimizer, phase=phase,
-                             samples_per_s=round(rate, 2), **({"ablation": ablation} if ablation else {})))
+                             samples_per_s=round(float(np.median(rates)), 2),
+                             round_samples_per_s=[round(r, 1) for r in rates],
+                             **({"ablation": ablation} if ablation else {})))
+        train_rate, eval_rate = np.median(train_rates), np.median(eval_rates)
         print(f"{model:<13} {pipeline:<11} {precision:<5} channels_last={channels_last!s:<5} "
               f"fused={fused_optimizer!s:<5} train {train_rate:9.1f}/s  eval {eval_rate:9.1f}/s"
               f"{f'  (ablation: {ablation})' if ablation else ''}", flush=True)
@@ -182,8 +186,8 @@ def main(argv=None):
         rates = measure([Setup(model_fn, loader, ev, device, precision, cl, f)
                          for _, precision, cl, f, model_fn, loader, ev, _ in setups],
                         *((2, 2, 1) if args.tiny else (8, 100, 3)))
-        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rate, eval_rate) in zip(setups, rates):
-            add("report_cnn", pipeline, precision, cl, f, train_rate, eval_rate, ablation)
+        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rates, eval_rates) in zip(setups, rates):
+            add("report_cnn", pipeline, precision, cl, f, train_rates, eval_rates, ablation)
 
     if "segnet" in args.models:
         root = facades.find_facades_dir(args.facades_dir)
@@ -204,20 +208,24 @@ def main(argv=None):
         rates = measure([Setup(ReportSegNet, loader, ev, device, precision, cl, False)
                          for _, precision, cl, loader, ev in setups],
                         *((2, 1, 1) if args.tiny else (5, 8, 2)))
-        for (pipeline, precision, cl, _, _), (train_rate, eval_rate) in zip(setups, rates):
-            add("report_segnet", pipeline, precision, cl, False, train_rate, eval_rate)
+        for (pipeline, precision, cl, _, _), (train_rates, eval_rates) in zip(setups, rates):
+            add("report_segnet", pipeline, precision, cl, False, train_rates, eval_rates)
 
     print("\nspeed-up against the standard fp32 DataLoader of the same model:")
     for row in rows:
         base = next(r for r in rows if r["model"] == row["model"] and r["phase"] == row["phase"]
                     and r["pipeline"] == "dataloader")
         row["speedup_vs_dataloader_fp32"] = round(row["samples_per_s"] / base["samples_per_s"], 2)
+        # round i of every set-up of a model ran back to back: compare them round by round
+        per_round = [a / b for a, b in zip(row["round_samples_per_s"], base["round_samples_per_s"])]
+        row["speedup_range_over_rounds"] = [round(min(per_round), 2), round(max(per_round), 2)]
         if row["pipeline"] != "dataloader":
             print(f"  {row['model']:<13} {row['phase']:<5} {row['pipeline']} {row['precision']}"
                   f"{' + channels_last' if row['channels_last'] else ''}"
                   f"{' + fused Adam' if row['fused_optimizer'] else ''}"
                   f"{' (ablation: ' + row['ablation'] + ')' if 'ablation' in row else ''}: "
-                  f"{row['speedup_vs_dataloader_fp32']:.2f}x")
+                  f"{row['speedup_vs_dataloader_fp32']:.2f}x (rounds: {row['speedup_range_over_rounds'][0]:.2f}x"
+                  f" to {row['speedup_range_over_rounds'][1]:.2f}x)")
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -70,6 +70,11 @@ def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _range(row: dict) -> str:
+    spread = row.get("speedup_range_over_rounds")
+    return f"{spread[0]:.2f}-{spread[1]:.2f}x" if spread and row["pipeline"] != "dataloader" else ""
+
+
 def benchmark_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/results.json`` (written by ``benchmarks/speed.py``)."""
     bench = _read_json((root or config.REPO_ROOT) / "benchmarks" / "results.json")
@@ -78,8 +83,8 @@ def benchmark_table(root: Path | None = None) -> str:
     lines = [f"Measured by `python benchmarks/speed.py` on {bench['device_name']} ({bench['cores']} cores, "
              f"{bench['threads']} threads), torch {bench['torch']}:", "",
              "| model | pipeline | precision | channels_last | fused Adam | train samples/s | eval samples/s "
-             "| train speed-up |",
-             "| --- | --- | --- | --- | --- | ---: | ---: | ---: |"]
+             "| train speed-up | range over rounds |",
+             "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
     train = [r for r in bench["rows"] if r["phase"] == "train"]
     for row in train:
         ev = next(r for r in bench["rows"] if r["phase"] == "eval" and all(
@@ -89,7 +94,7 @@ def benchmark_table(root: Path | None = None) -> str:
         lines.append(f"| {row['model']} | {pipeline} | {row['precision']} | {row['channels_last']} | "
                      f"{row.get('fused_optimizer', False)} | "
                      f"{row['samples_per_s']:,.1f} | {ev['samples_per_s']:,.1f} | "
-                     f"{row['speedup_vs_dataloader_fp32']:.2f}x |")
+                     f"{row['speedup_vs_dataloader_fp32']:.2f}x | {_range(row)} |")
     return "\n".join(lines)
 
 

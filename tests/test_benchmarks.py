@@ -35,4 +35,7 @@ def test_speed_benchmark_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     for row in rows:
         assert {"model", "pipeline", "precision", "phase", "samples_per_s"} <= row.keys()
         assert row["samples_per_s"] > 0 and row["precision"] in ("fp32", "bf16")
+        assert len(row["round_samples_per_s"]) == (2 if row["phase"] == "train" else 1)
+        low, high = row["speedup_range_over_rounds"]
+        assert low <= high
     assert "speed-up against the standard fp32 DataLoader" in capsys.readouterr().out

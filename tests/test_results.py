@@ -32,14 +32,15 @@ def test_table_is_generated_from_metrics_files(tmp_path):
 def test_benchmark_and_profile_tables(tmp_path):
     (tmp_path / "benchmarks").mkdir()
     rows = [dict(model="report_cnn", pipeline=p, precision=pr, channels_last=cl, fused_optimizer=cl, phase=ph,
-                 samples_per_s=v, speedup_vs_dataloader_fp32=v / base)
+                 samples_per_s=v, speedup_vs_dataloader_fp32=v / base, speedup_range_over_rounds=[v / base - 0.25, v / base + 0.1])
             for p, pr, cl, base, vals in (("dataloader", "fp32", False, 100, (100, 1000)),
                                           ("in-memory", "bf16", True, 100, (350, 5000)))
             for ph, v in zip(("train", "eval"), vals)]
     (tmp_path / "benchmarks" / "results.json").write_text(json.dumps(
         dict(rows=rows, device_name="Some CPU", cores=2, threads=2, torch="2.x")))
     table = results.benchmark_table(tmp_path)
-    assert "| report_cnn | in-memory | bf16 | True | True | 350.0 | 5,000.0 | 3.50x |" in table
+    assert "| report_cnn | dataloader | fp32 | False | False | 100.0 | 1,000.0 | 1.00x |  |" in table
+    assert "| report_cnn | in-memory | bf16 | True | True | 350.0 | 5,000.0 | 3.50x | 3.25-3.60x |" in table
     (tmp_path / "benchmarks" / "profile.json").write_text(json.dumps(dict(
         device="cpu", threads=2, torch="2.x",
         rows=[dict(model="ReportCNN", setup="in-memory fp32", total_seconds=10.0,
