@@ -3,8 +3,8 @@ in fp32 and in the fast path (bf16 autocast where supported + channels_last), an
 compare test accuracy (classification) and mean AP (segmentation).
 
 Uses the notebooks' recipes: report CNN, standardised inputs, Adam 1e-3 (fused where
-the device has it, in both runs) with cosine decay, batch 64, 10 epochs; report segmentation net, Adam 1e-3 (weight decay 1e-5),
-batch 8, 20 epochs.
+the device has it, in both runs) with cosine decay, batch 64, 10 epochs; report
+segmentation net, Adam 1e-3 (weight decay 1e-5), batch 8, 20 epochs.
 
     python benchmarks/precision_check.py                 # both models (about 35 minutes on 2 cores)
     python benchmarks/precision_check.py --models cnn    # classification only (about 6 minutes)
@@ -56,13 +56,13 @@ def main(argv=None):
     out.update({"device": str(device), "fast_precision": fast, "fast_channels_last": fast_cl})
     if "cnn" in args.models:
         f = data.load_fashion_mnist(generator=config.seed_everything(0))
+        fused = training.fused_optimizer_available(device)
         for name, (precision, cl) in setups.items():
             probs, y, seconds = run(ReportCNN, (f.X_train, f.y_train, f.X_test, f.y_test), 64, 10,
-                                    dict(lr=1e-3, fused=training.fused_optimizer_available(device)),
-                                    precision, cl, data.standardize(f.X_train), cosine=True)
+                                    dict(lr=1e-3, fused=fused), precision, cl, data.standardize(f.X_train),
+                                    cosine=True)
             acc = float((probs.argmax(1) == y).float().mean())
-            out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds,
-                                  "fused_optimizer": training.fused_optimizer_available(device)}
+            out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds, "fused_optimizer": fused}
             print(f"report CNN, {name} ({precision}, channels_last={cl}): test accuracy {acc:.2%}, "
                   f"{seconds:.0f} s", flush=True)
         diff = 100 * (out["cnn_fast"]["test_accuracy"] - out["cnn_fp32"]["test_accuracy"])

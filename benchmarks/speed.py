@@ -13,9 +13,10 @@ Measured in one run, same model, Adam, batch size and thread count:
 The set-ups of a model take turns in rounds and each figure is the median over the
 rounds (``measure``), so a machine whose speed drifts during the run moves all of
 them alike; the speed-up is the ratio of the medians, and its range over the rounds
-(round i of one set-up against round i of the baseline) shows how much it moves. Two ablation rows take one lever away from the CNN's fast path (ReLU
-before max-pooling, as the report orders them; Adam unfused). Prints a table and the
-speed-ups, and writes ``benchmarks/results.json``.
+(round i of one set-up against round i of the baseline) shows how much it moves. Two
+ablation rows take one lever away from the CNN's fast path (ReLU before max-pooling,
+as the report orders them; Adam unfused). Prints a table and the speed-ups, and
+writes ``benchmarks/results.json``.
 
     python benchmarks/speed.py            # full measurement (about 5 minutes on 2 cores)
     python benchmarks/speed.py --tiny     # a few batches, to check that it runs
@@ -69,6 +70,7 @@ class Setup:
         self.model = training.prepare_model(model_fn(), device, channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fused or None)
         self.loader, self.eval_loader, self.batches = loader, eval_loader, iter(loader)
+        self.eval_size = sum(len(y) for _, y in eval_loader)  # one pass, not one per evaluation
         self.device, self.precision, self.channels_last = device, precision, channels_last
         self.loss_fn = nn.CrossEntropyLoss()
 
@@ -105,7 +107,7 @@ class Setup:
         training.evaluate(self.model, self.eval_loader, self.loss_fn, self.device, self.precision,
                           self.channels_last)
         _sync(self.device)
-        return sum(len(X) for X, _ in self.eval_loader) / (time.perf_counter() - start)
+        return self.eval_size / (time.perf_counter() - start)
 
 
 def measure(setups, rounds, batches_per_round, eval_rounds):
@@ -160,6 +162,14 @@ def main(argv=None):
               f"fused={fused_optimizer!s:<5} train {train_rate:9.1f}/s  eval {eval_rate:9.1f}/s"
               f"{f'  (ablation: {ablation})' if ablation else ''}", flush=True)
 
+    def run_model(model, setups, schedule):
+        """Measure the set-ups of one model, each ``(pipeline, precision, channels_last,
+        fused, model_fn, loader, eval_loader, ablation)``, and add their rows."""
+        rates = measure([Setup(model_fn, loader, ev, device, precision, cl, f)
+                         for _, precision, cl, f, model_fn, loader, ev, _ in setups], *schedule)
+        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rates, eval_rates) in zip(setups, rates):
+            add(model, pipeline, precision, cl, f, train_rates, eval_rates, ablation)
+
     if "cnn" in args.models:
         root = data.fashion_mnist_raw(args.fashion_root, args.debian_dir)
         fashion = data.load_fashion_mnist(root=root, debian_dir=args.debian_dir, generator=generator,
@@ -183,11 +193,7 @@ def main(argv=None):
                   ("in-memory", fast, fast_cl, False, ReportCNN, memory, memory_eval, "unfused Adam")]
         if not fused:  # nothing to take away
             setups.pop()
-        rates = measure([Setup(model_fn, loader, ev, device, precision, cl, f)
-                         for _, precision, cl, f, model_fn, loader, ev, _ in setups],
-                        *((2, 2, 1) if args.tiny else (8, 100, 3)))
-        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rates, eval_rates) in zip(setups, rates):
-            add("report_cnn", pipeline, precision, cl, f, train_rates, eval_rates, ablation)
+        run_model("report_cnn", setups, (2, 2, 1) if args.tiny else (8, 100, 3))
 
     if "segnet" in args.models:
         root = facades.find_facades_dir(args.facades_dir)
@@ -202,14 +208,10 @@ def main(argv=None):
         memory_eval = data.TensorBatches(fac.X_test, fac.y_test, 16, device=device,
                                          transform=facades.scale_photos)
         # the segmentation notebook's recipe: its optimizer step is a negligible share
-        setups = [("dataloader", "fp32", False, standard, standard_eval),
-                  ("in-memory", "fp32", False, memory, memory_eval),
-                  ("in-memory", fast, fast_cl, memory, memory_eval)]
-        rates = measure([Setup(ReportSegNet, loader, ev, device, precision, cl, False)
-                         for _, precision, cl, loader, ev in setups],
-                        *((2, 1, 1) if args.tiny else (5, 8, 2)))
-        for (pipeline, precision, cl, _, _), (train_rates, eval_rates) in zip(setups, rates):
-            add("report_segnet", pipeline, precision, cl, False, train_rates, eval_rates)
+        setups = [("dataloader", "fp32", False, False, ReportSegNet, standard, standard_eval, None),
+                  ("in-memory", "fp32", False, False, ReportSegNet, memory, memory_eval, None),
+                  ("in-memory", fast, fast_cl, False, ReportSegNet, memory, memory_eval, None)]
+        run_model("report_segnet", setups, (2, 1, 1) if args.tiny else (5, 8, 2))
 
     print("\nspeed-up against the standard fp32 DataLoader of the same model:")
     for row in rows:

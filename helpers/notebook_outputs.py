@@ -19,7 +19,7 @@ def collapse_carriage_returns(text: str) -> str:
     """Render ``\\r`` as a terminal does: each line keeps what was written after its last ``\\r``."""
     lines = []
     for line in text.split("\n"):
-        parts = [p for p in line.split("\r")]
+        parts = line.split("\r")
         # a trailing "\r" (cursor back, nothing written yet) leaves the previous state visible
         while len(parts) > 1 and parts[-1] == "":
             parts.pop()
