@@ -6,8 +6,8 @@ Uses the notebooks' recipes: report CNN, standardised inputs, Adam 1e-3 (fused w
 the device has it, in both runs) with cosine decay, batch 64, 10 epochs; report
 segmentation net, Adam 1e-3 (weight decay 1e-5), batch 8, 20 epochs.
 
-    python benchmarks/precision_check.py                 # both models (about 35 minutes on 2 cores)
-    python benchmarks/precision_check.py --models cnn    # classification only (about 6 minutes)
+    python benchmarks/precision_check.py                 # both models (about an hour on 2 cores)
+    python benchmarks/precision_check.py --models cnn    # classification only (about 5 minutes)
 """
 from __future__ import annotations
 

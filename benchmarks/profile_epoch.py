@@ -6,7 +6,7 @@ per-sample ``DataLoader`` in fp32, the in-memory pipeline in fp32, and the fast 
 (in-memory, bf16 autocast where supported, ``channels_last``). Prints seconds per
 phase scaled to one full epoch, and the share of each phase.
 
-    python benchmarks/profile_epoch.py            # about 6 minutes on 2 cores
+    python benchmarks/profile_epoch.py            # about 2 minutes on 2 cores
     python benchmarks/profile_epoch.py --batches 5
 """
 from __future__ import annotations
