@@ -16,6 +16,7 @@ START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
 PROFILE_START, PROFILE_END = "<!-- PROFILE:START -->", "<!-- PROFILE:END -->"
 PRECISION_START, PRECISION_END = "<!-- PRECISION:START -->", "<!-- PRECISION:END -->"
+OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
 
 
 def write_metrics(part: str, metrics: dict) -> Path:
@@ -115,6 +116,28 @@ def profile_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def ops_table(root: Path | None = None) -> str:
+    """Markdown tables of ``benchmarks/profile_ops.json`` (``benchmarks/profile_ops.py``)."""
+    prof = _read_json((root or config.REPO_ROOT) / "benchmarks" / "profile_ops.json")
+    if not prof:
+        return "_No operator profile yet: run `python benchmarks/profile_ops.py`._"
+    fast = f"{prof['precision']}{' + channels_last' if prof['channels_last'] else ''}"
+    lines = [f"Measured by `python benchmarks/profile_ops.py` on {prof['device']} ({prof['threads']} threads), "
+             f"torch {prof['torch']}, fast path ({fast}):"]
+    for name, res in prof["models"].items():
+        batch = "x".join(map(str, res["batch_shape"]))
+        lines += ["", f"{name}, batch {batch}{', fused Adam' if res['fused_optimizer'] else ''}: "
+                      f"{res['wall_ms_per_step']:.2f} ms per training step; operators' own time under the "
+                      f"profiler, per step (top {len(res['ops']) - 1} and the rest):", "",
+                  "| operator | first input shapes | calls | ms per step | share |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for op in res["ops"]:
+            shapes = ", ".join("x".join(map(str, s)) for s in op["input_shapes"])
+            lines.append(f"| {op['op']} | {shapes} | {op['calls_per_step']:g} | {op['ms_per_step']:.2f} | "
+                         f"{100 * op['share']:.1f} % |")
+    return "\n".join(lines)
+
+
 def precision_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/precision_check.json`` (``benchmarks/precision_check.py``)."""
     check = _read_json((root or config.REPO_ROOT) / "benchmarks" / "precision_check.json")
@@ -141,7 +164,8 @@ def precision_table(root: Path | None = None) -> str:
 def _blocks(root: Path):
     return ((START, END, results_table(root)), (BENCH_START, BENCH_END, benchmark_table(root)),
             (PROFILE_START, PROFILE_END, profile_table(root)),
-            (PRECISION_START, PRECISION_END, precision_table(root)))
+            (PRECISION_START, PRECISION_END, precision_table(root)),
+            (OPS_START, OPS_END, ops_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

@@ -3,6 +3,8 @@ import importlib.util
 import json
 import sys
 
+import pytest
+
 from helpers import config
 
 BENCH = config.REPO_ROOT / "benchmarks"
@@ -39,3 +41,30 @@ def test_speed_benchmark_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
         low, high = row["speedup_range_over_rounds"]
         assert low <= high
     assert "speed-up against the standard fp32 DataLoader" in capsys.readouterr().out
+
+
+def test_op_profile_tiny(tmp_path, capsys):
+    """One profiled step per model: rows sorted by time, shares add up to the whole."""
+    out = tmp_path / "ops.json"
+    result = _load("profile_ops").main(["--steps", "1", "--top", "3", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert set(result["models"]) == {"report_cnn", "report_segnet"}
+    cnn = result["models"]["report_cnn"]
+    assert cnn["batch_shape"] == [64, 1, 28, 28] and cnn["steps"] == 1
+    for res in result["models"].values():
+        ops = res["ops"]
+        assert len(ops) == 4 and ops[-1]["op"] == "(all other operators)"
+        assert [o["ms_per_step"] for o in ops[:3]] == sorted((o["ms_per_step"] for o in ops[:3]), reverse=True)
+        assert abs(sum(o["share"] for o in ops) - 1) < 1e-3
+        assert res["wall_ms_per_step"] > 0 and res["profiled_ms_per_step"] > 0
+    # the CNN's convolutions are among its top three operators on any device
+    assert any("convolution" in o["op"] for o in cnn["ops"][:3])
+    assert "ms per training step" in capsys.readouterr().out
+
+
+def test_op_profile_rejects_unknown_model(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _load("profile_ops").main(["--models", "report_cnn,resnet", "--out", str(tmp_path / "o.json")])
+    assert info.value.code == 2
+    assert "--models: unknown resnet; choose from report_cnn, report_segnet" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()

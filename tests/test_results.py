@@ -22,7 +22,7 @@ def test_table_is_generated_from_metrics_files(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n"
                       f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n"
-                      f"{results.PRECISION_START}{results.PRECISION_END}\n")
+                      f"{results.PRECISION_START}{results.PRECISION_END}\n{results.OPS_START}{results.OPS_END}\n")
     assert results.update_readme(readme) is True
     assert results.update_readme(readme) is False
     assert readme.read_text().startswith(f"intro\n{results.START}\n{table}\n{results.END}\nrest\n")
@@ -58,6 +58,26 @@ def test_precision_table(tmp_path):
     table = results.precision_table(tmp_path)
     assert "| report CNN | test accuracy | 92.50 % | 92.14 % | -0.36 | 0.5 points | 400 s | 90 s |" in table
     assert "| report segmentation net | mean AP (test) | 0.614 | 0.621 | +0.007 | 0.01 | 2800 s | 800 s |" in table
+
+
+def test_ops_table(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    assert "run `python benchmarks/profile_ops.py`" in results.ops_table(tmp_path)
+    ops = [dict(op="convolution_backward", input_shapes=[[64, 64, 14, 14], [64, 32, 14, 14]], calls_per_step=1,
+                ms_per_step=2.5, share=0.5),
+           dict(op="_fused_adam_", input_shapes=[], calls_per_step=1, ms_per_step=0.5, share=0.1),
+           dict(op="(all other operators)", input_shapes=[], calls_per_step=12.5, ms_per_step=2.0, share=0.4)]
+    (tmp_path / "benchmarks" / "profile_ops.json").write_text(json.dumps(dict(
+        device="cpu", threads=2, torch="2.x", precision="bf16", channels_last=True,
+        models={"report_cnn": dict(batch_shape=[64, 1, 28, 28], fused_optimizer=True, wall_ms_per_step=5.25,
+                                   profiled_ms_per_step=5.0, ops=ops)})))
+    table = results.ops_table(tmp_path)
+    assert "fast path (bf16 + channels_last)" in table
+    assert "report_cnn, batch 64x1x28x28, fused Adam: 5.25 ms per training step" in table
+    assert "(top 2 and the rest)" in table
+    assert "| convolution_backward | 64x64x14x14, 64x32x14x14 | 1 | 2.50 | 50.0 % |" in table
+    assert "| _fused_adam_ |  | 1 | 0.50 | 10.0 % |" in table
+    assert "| (all other operators) |  | 12.5 | 2.00 | 40.0 % |" in table
 
 
 def test_committed_readme_matches_committed_metrics():

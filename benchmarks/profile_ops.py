@@ -1,0 +1,147 @@
+"""Which operators take a training step's time? One fast-path step, operator by operator.
+
+``profile_epoch.py`` splits an epoch into input, forward, backward, optimizer and
+evaluation; this script looks inside one training step (forward, loss, backward, Adam)
+of each report model in the notebooks' fast path (bf16 autocast where supported,
+``channels_last``, fused Adam for the CNN where the device has it). It runs the step
+under ``torch.profiler`` and adds up each operator's own time ("self" time: not
+counting the operators it calls), separately for each set of input shapes, so that,
+say, the max-pool of the first block and that of the second are two rows. Each row
+shows the shapes of the operator's first two tensor inputs: for a backward operator
+the first is the gradient of the layer's output (``convolution_backward`` of the
+CNN's second convolution: ``64x64x14x14, 64x32x14x14``), for ``addmm`` the bias.
+
+The input is a random batch of the right shape (the operators' cost does not depend on
+the pixel values), so no data set is needed. Times are self CPU time on a CPU and
+self device (kernel) time on CUDA; the profiler cannot see MPS kernels, so on MPS the
+figures are CPU-side time only. The profiler adds a little overhead to every
+operator; the step's wall time without it is printed alongside.
+
+    python benchmarks/profile_ops.py              # about a minute on 2 cores
+    python benchmarks/profile_ops.py --steps 3    # quicker, noisier
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from helpers import config, training
+from helpers.models import ReportCNN, ReportSegNet
+
+MODELS = {  # name: (model class, batch shape, classes, label shape per image, steps)
+    "report_cnn": (ReportCNN, (64, 1, 28, 28), 10, (), 100),
+    "report_segnet": (ReportSegNet, (8, 3, 256, 256), 5, (256, 256), 8),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def shapes_text(shapes: list[list[int]]) -> str:
+    """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
+    return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision, channels_last,
+               fused, top=12):
+    """Profile ``steps`` training steps; return the wall time per step (unprofiled) and
+    the ``top`` operators by self time per step, plus the rest, as a dict."""
+    torch.manual_seed(0)
+    model = training.prepare_model(model_cls(), device, channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
+    loss_fn = nn.CrossEntropyLoss()
+    X = training.to_device(torch.randn(batch_shape), device, channels_last)
+    y = torch.randint(0, n_classes, (batch_shape[0], *label_shape)).to(device)
+
+    def step():
+        with training.autocast(device, precision):
+            scores = model(X)
+        loss = loss_fn(scores.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(max(2, steps // 10)):  # warm-up: oneDNN picks and caches its kernels
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    wall_ms = 1e3 * (time.perf_counter() - start) / steps
+
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities, record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+        _sync(device)
+    ops = []
+    for event in prof.key_averages(group_by_input_shape=True):
+        self_us = event.self_device_time_total if cuda else event.self_cpu_time_total
+        if self_us > 0 and event.key.startswith("aten::"):
+            shapes = [list(s) for s in event.input_shapes or [] if s][:2]  # tensor inputs; scalars are []
+            ops.append(dict(op=event.key.removeprefix("aten::"), input_shapes=shapes,
+                            calls_per_step=round(event.count / steps, 2), ms_per_step=self_us / 1e3 / steps))
+    ops.sort(key=lambda o: -o["ms_per_step"])
+    total = sum(o["ms_per_step"] for o in ops)
+    if total <= 0:
+        raise RuntimeError(f"the profiler recorded no operator time on {device}")
+    rest = dict(op="(all other operators)", input_shapes=[], calls_per_step=round(sum(o["calls_per_step"]
+                for o in ops[top:]), 2), ms_per_step=sum(o["ms_per_step"] for o in ops[top:]))
+    rows = ops[:top] + ([rest] if ops[top:] else [])
+    for row in rows:
+        row["share"] = round(row["ms_per_step"] / total, 4)
+        row["ms_per_step"] = round(row["ms_per_step"], 3)
+    return dict(wall_ms_per_step=round(wall_ms, 3), profiled_ms_per_step=round(total, 3), ops=rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=None, help="training steps profiled per model")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--top", type=int, default=12, help="operators listed per model (the rest are summed)")
+    parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "profile_ops.json"))
+    args = parser.parse_args(argv)
+    unknown = set(args.models.split(",")) - set(MODELS)
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps={args.steps} must be at least 1")
+
+    device = config.try_device()
+    precision, channels_last = config.pick_precision(device, "auto"), training.use_channels_last(device)
+    fused = training.fused_optimizer_available(device)
+    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; fast path: "
+          f"{precision}, channels_last={channels_last}, fused Adam for the CNN={fused}\n")
+    results = {}
+    for name in args.models.split(","):
+        model_cls, batch_shape, n_classes, label_shape, steps = MODELS[name]
+        steps = args.steps or steps
+        res = op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision,
+                         channels_last, fused and name == "report_cnn", args.top)
+        res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=fused and name == "report_cnn")
+        results[name] = res
+        print(f"{name}, batch {tuple(batch_shape)}: {res['wall_ms_per_step']:.2f} ms per training step "
+              f"({res['profiled_ms_per_step']:.2f} ms of operator time under the profiler)")
+        for op in res["ops"]:
+            print(f"  {op['ms_per_step']:8.3f} ms {100 * op['share']:5.1f} %  {op['op']:<34} "
+                  f"{shapes_text(op['input_shapes'])}")
+        print(flush=True)
+    out = dict(models=results, device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
+               precision=precision, channels_last=channels_last)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
