@@ -37,6 +37,9 @@ PALETTE = np.array([[40, 40, 40], [90, 150, 230], [230, 200, 40], [230, 70, 60],
                    dtype=np.uint8)
 DEFAULT_DIR = DATA_DIR / "facades"
 ENV_VAR = "FACADES_DIR"
+# Evaluation batch size: the fastest on a 2-core CPU in benchmarks/eval_batch.py (a
+# 256x256 photo's feature maps are large); any size gives the same outputs.
+EVAL_BATCH = 4
 # the course's split of train/: images 0000..0799 train, 0800..0905 validation
 COURSE_TRAIN_COUNT = 800
 
@@ -67,8 +70,11 @@ def find_facades_dir(root: Path | str | None = None) -> Path:
     for path in candidates:
         if (path / "train").is_dir() and (path / "test_dev").is_dir():
             return path
-    looked = ", ".join(str(p) for p in candidates)
-    raise DataError(f"facade data not found: looked for train/ and test_dev/ in {looked}. {HOW_TO_GET}")
+    looked = ", ".join(str(p) if p.is_absolute() else f"{p} (= {p.resolve()})" for p in candidates)
+    hint = ("" if all(p.is_absolute() for p in candidates) else
+            f" A relative path is taken from the current folder ({Path.cwd()}; a notebook's kernel runs "
+            "in notebooks/): give an absolute one.")
+    raise DataError(f"facade data not found: looked for train/ and test_dev/ in {looked}.{hint} {HOW_TO_GET}")
 
 
 def read_pair(photo_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:

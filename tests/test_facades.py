@@ -41,6 +41,18 @@ def test_env_var_then_default(tiny_facades, monkeypatch, tmp_path):
     message = str(err.value)
     assert str(tmp_path / "missing") in message and str(tmp_path / "default") in message
     assert "python -m helpers.facades --download" in message
+    assert "relative path" not in message
+
+
+def test_relative_env_var_is_resolved_in_the_message(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACADES_DIR", "../nowhere/facades")
+    monkeypatch.setattr(facades, "DEFAULT_DIR", tmp_path / "default")
+    with pytest.raises(DataError) as err:
+        facades.find_facades_dir()
+    message = str(err.value)
+    assert f"../nowhere/facades (= {tmp_path.parent / 'nowhere' / 'facades'})" in message
+    assert f"A relative path is taken from the current folder ({tmp_path}" in message
 
 
 def test_label_out_of_range_is_named(tmp_path):
