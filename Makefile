@@ -21,11 +21,12 @@ test: setup
 	DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
 	    --nbval-lax --nbval-current-env
 
-# throughput table, per-phase and per-operator profiles (about 7 minutes on 2 cores), then the README tables
+# throughput, per-phase and per-operator profiles, evaluation batch sweep (about 8 minutes on 2 cores), then the README tables
 benchmark: setup facade-data
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/profile_epoch.py
 	$(PY) benchmarks/profile_ops.py
+	$(PY) benchmarks/eval_batch.py
 	$(PY) -m helpers.results
 
 setup: $(STAMP) fashion-data

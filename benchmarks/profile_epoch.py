@@ -93,7 +93,7 @@ def main(argv=None):
             (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device),
              fast, fast_cl, fused),
     }
-    cnn_eval = data.TensorBatches(fashion.X_val, fashion.y_val, 1000, device=device)
+    cnn_eval = data.TensorBatches(fashion.X_val, fashion.y_val, data.EVAL_BATCH, device=device)
 
     fac = facades.load_facades()
     seg_setups = {
@@ -104,7 +104,8 @@ def main(argv=None):
         fast_label: (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
                                         transform=facades.scale_photos), fast, fast_cl, False),
     }
-    seg_eval = data.TensorBatches(fac.X_val, fac.y_val, 16, device=device, transform=facades.scale_photos)
+    seg_eval = data.TensorBatches(fac.X_val, fac.y_val, facades.EVAL_BATCH, device=device,
+                                 transform=facades.scale_photos)
 
     for name, model_fn, setups, eval_loader, epoch_size, batches in (
             ("report CNN, one epoch of 50,000 images + validation of 10,000", ReportCNN, cnn_setups,

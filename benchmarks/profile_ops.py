@@ -17,7 +17,7 @@ self device (kernel) time on CUDA; the profiler cannot see MPS kernels, so on MP
 figures are CPU-side time only. The profiler adds a little overhead to every
 operator; the step's wall time without it is printed alongside.
 
-    python benchmarks/profile_ops.py              # about a minute on 2 cores
+    python benchmarks/profile_ops.py              # about 20 seconds on 2 cores
     python benchmarks/profile_ops.py --steps 3    # quicker, noisier
 """
 from __future__ import annotations

@@ -177,10 +177,10 @@ def main(argv=None):
         standard = DataLoader(FashionMNIST(root, train=True, transform=ToTensor()), batch_size=64,
                               shuffle=True, num_workers=2, persistent_workers=True)
         standard_eval = DataLoader(FashionMNIST(root, train=False, transform=ToTensor()),
-                                   batch_size=1000, num_workers=2)
+                                   batch_size=data.EVAL_BATCH, num_workers=2)
         memory = data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True,
                                     generator=generator, device=device)
-        memory_eval = data.TensorBatches(fashion.X_test, fashion.y_test, 1000, device=device)
+        memory_eval = data.TensorBatches(fashion.X_test, fashion.y_test, data.EVAL_BATCH, device=device)
         if args.tiny:
             standard_eval = [b for _, b in zip(range(1), standard_eval)]
             memory_eval = [b for _, b in zip(range(1), memory_eval)]
@@ -202,10 +202,11 @@ def main(argv=None):
         train_dir = root / "train"
         standard = DataLoader(FacadeFiles(train_dir, limit=len(fac.X_train)), batch_size=8,
                               shuffle=True, num_workers=2, persistent_workers=True)
-        standard_eval = DataLoader(FacadeFiles(root / "test_dev", limit), batch_size=16, num_workers=2)
+        standard_eval = DataLoader(FacadeFiles(root / "test_dev", limit), batch_size=facades.EVAL_BATCH,
+                                   num_workers=2)
         memory = data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, generator=generator,
                                     device=device, transform=facades.scale_photos)
-        memory_eval = data.TensorBatches(fac.X_test, fac.y_test, 16, device=device,
+        memory_eval = data.TensorBatches(fac.X_test, fac.y_test, facades.EVAL_BATCH, device=device,
                                          transform=facades.scale_photos)
         # the segmentation notebook's recipe: its optimizer step is a negligible share
         setups = [("dataloader", "fp32", False, False, ReportSegNet, standard, standard_eval, None),

@@ -38,7 +38,7 @@ PALETTE = np.array([[40, 40, 40], [90, 150, 230], [230, 200, 40], [230, 70, 60],
 DEFAULT_DIR = DATA_DIR / "facades"
 ENV_VAR = "FACADES_DIR"
 # Evaluation batch size: the fastest on a 2-core CPU in benchmarks/eval_batch.py (a
-# 256x256 photo's feature maps are large); any size gives the same outputs.
+# 256x256 photo's feature maps are large); any size gives the same outputs (up to rounding).
 EVAL_BATCH = 4
 # the course's split of train/: images 0000..0799 train, 0800..0905 validation
 COURSE_TRAIN_COUNT = 800

@@ -17,6 +17,7 @@ BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
 PROFILE_START, PROFILE_END = "<!-- PROFILE:START -->", "<!-- PROFILE:END -->"
 PRECISION_START, PRECISION_END = "<!-- PRECISION:START -->", "<!-- PRECISION:END -->"
 OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
+EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 
 
 def write_metrics(part: str, metrics: dict) -> Path:
@@ -138,6 +139,33 @@ def ops_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def eval_batch_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/eval_batch.json`` (``benchmarks/eval_batch.py``): one
+    row per model, evaluation samples/s per batch size, the fastest in bold and the
+    notebooks' size marked with an asterisk."""
+    sweep = _read_json((root or config.REPO_ROOT) / "benchmarks" / "eval_batch.json")
+    if not sweep:
+        return "_No evaluation batch sweep yet: run `python benchmarks/eval_batch.py`._"
+    models = list(dict.fromkeys(r["model"] for r in sweep["rows"]))
+    fast = f"{sweep['precision']}{' + channels_last' if sweep['channels_last'] else ''}"
+    lines = [f"Measured by `python benchmarks/eval_batch.py` on {sweep['device']} ({sweep['threads']} threads), "
+             f"torch {sweep['torch']}, {fast}; evaluation samples/s (median of {sweep['rounds']} passes), "
+             "fastest in bold, * the size the notebooks use:", ""]
+    for model in models:
+        rows = [r for r in sweep["rows"] if r["model"] == model]
+        cells = []
+        for r in rows:
+            text = f"{r['batch_size']}{'*' if r.get('notebooks') else ''}: {r['samples_per_s']:,.0f}"
+            cells.append(f"**{text}**" if r["best"] else text)
+        largest = max(rows, key=lambda r: r["batch_size"])
+        ours = next((r for r in rows if r.get("notebooks")), None)
+        gain = f"{ours['samples_per_s'] / largest['samples_per_s']:.2f}x" if ours else ""
+        lines.append(f"| {model} | {rows[0]['images']:,} | " + " · ".join(cells) + f" | {gain} |")
+    head = ["| model | images per pass | batch size: samples/s | notebooks' size vs the largest |",
+            "| --- | ---: | --- | ---: |"]
+    return "\n".join(lines[:2] + head + lines[2:])
+
+
 def precision_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/precision_check.json`` (``benchmarks/precision_check.py``)."""
     check = _read_json((root or config.REPO_ROOT) / "benchmarks" / "precision_check.json")
@@ -165,7 +193,8 @@ def _blocks(root: Path):
     return ((START, END, results_table(root)), (BENCH_START, BENCH_END, benchmark_table(root)),
             (PROFILE_START, PROFILE_END, profile_table(root)),
             (PRECISION_START, PRECISION_END, precision_table(root)),
-            (OPS_START, OPS_END, ops_table(root)))
+            (OPS_START, OPS_END, ops_table(root)),
+            (EVAL_START, EVAL_END, eval_batch_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from helpers import config
+from helpers import config, data, facades
 
 BENCH = config.REPO_ROOT / "benchmarks"
 
@@ -67,4 +67,32 @@ def test_op_profile_rejects_unknown_model(tmp_path, capsys):
         _load("profile_ops").main(["--models", "report_cnn,resnet", "--out", str(tmp_path / "o.json")])
     assert info.value.code == 2
     assert "--models: unknown resnet; choose from report_cnn, report_segnet" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_eval_batch_sweep_tiny(tmp_path, capsys):
+    """One pass per batch size: every size measured, one fastest and one notebooks' size per model."""
+    out = tmp_path / "eval_batch.json"
+    result = _load("eval_batch").main(["--rounds", "1", "--images", "4", "--models", "report_cnn,report_segnet",
+                                       "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    rows = result["rows"]
+    assert [r["batch_size"] for r in rows if r["model"] == "report_cnn"] == [64, 128, 256, 512, 1000]
+    assert [r["batch_size"] for r in rows if r["model"] == "report_segnet"] == [1, 2, 4, 8, 16]
+    for model in ("report_cnn", "report_segnet"):
+        mine = [r for r in rows if r["model"] == model]
+        assert sum(r["best"] for r in mine) == 1
+        assert max(mine, key=lambda r: r["samples_per_s"])["best"]
+        assert [r["batch_size"] for r in mine if r["notebooks"]] == [
+            data.EVAL_BATCH if model == "report_cnn" else facades.EVAL_BATCH]
+        assert all(r["samples_per_s"] > 0 and len(r["round_samples_per_s"]) == 1 for r in mine)
+    assert "the notebooks use this size" in capsys.readouterr().out
+
+
+def test_eval_batch_rejects_bad_arguments(tmp_path, capsys):
+    for args, message in ((["--models", "vgg"], "--models: unknown vgg"), (["--rounds", "0"], "--rounds=0"),
+                          (["--images", "0"], "--images=0")):
+        with pytest.raises(SystemExit) as info:
+            _load("eval_batch").main([*args, "--out", str(tmp_path / "o.json")])
+        assert info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()

@@ -22,7 +22,8 @@ def test_table_is_generated_from_metrics_files(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n"
                       f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n"
-                      f"{results.PRECISION_START}{results.PRECISION_END}\n{results.OPS_START}{results.OPS_END}\n")
+                      f"{results.PRECISION_START}{results.PRECISION_END}\n{results.OPS_START}{results.OPS_END}\n"
+                      f"{results.EVAL_START}{results.EVAL_END}\n")
     assert results.update_readme(readme) is True
     assert results.update_readme(readme) is False
     assert readme.read_text().startswith(f"intro\n{results.START}\n{table}\n{results.END}\nrest\n")
@@ -78,6 +79,21 @@ def test_ops_table(tmp_path):
     assert "| convolution_backward | 64x64x14x14, 64x32x14x14 | 1 | 2.50 | 50.0 % |" in table
     assert "| _fused_adam_ |  | 1 | 0.50 | 10.0 % |" in table
     assert "| (all other operators) |  | 12.5 | 2.00 | 40.0 % |" in table
+
+
+def test_eval_batch_table(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    assert "run `python benchmarks/eval_batch.py`" in results.eval_batch_table(tmp_path)
+    rows = [dict(model="report_cnn", batch_size=bs, samples_per_s=v, images=10_000, best=bs == 256,
+                 notebooks=bs == 256) for bs, v in ((64, 9000.0), (256, 12000.0), (1000, 8000.0))]
+    rows += [dict(model="unet", batch_size=bs, samples_per_s=v, images=106, best=bs == 2, notebooks=bs == 4)
+             for bs, v in ((2, 60.0), (4, 55.0), (16, 40.0))]
+    (tmp_path / "benchmarks" / "eval_batch.json").write_text(json.dumps(dict(
+        rows=rows, device="cpu", threads=2, torch="2.x", precision="bf16", channels_last=True, rounds=3)))
+    table = results.eval_batch_table(tmp_path)
+    assert "bf16 + channels_last; evaluation samples/s (median of 3 passes)" in table
+    assert "| report_cnn | 10,000 | 64: 9,000 · **256*: 12,000** · 1000: 8,000 | 1.50x |" in table
+    assert "| unet | 106 | **2: 60** · 4*: 55 · 16: 40 | 1.38x |" in table
 
 
 def test_committed_readme_matches_committed_metrics():

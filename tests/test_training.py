@@ -128,3 +128,31 @@ def test_fused_optimizer_fallback(monkeypatch):
     real = torch.optim.Adam
     monkeypatch.setattr(torch.optim, "Adam", unsupported)
     assert not training.fused_optimizer_available("cpu")
+
+
+@pytest.mark.parametrize("model_cls, shape", [(ReportCNN, (1, 28, 28)), (ReportSegNet, (3, 16, 16))])
+def test_evaluation_does_not_depend_on_batch_size(model_cls, shape):
+    """What lets the notebooks pick evaluation batch sizes for speed: the same
+    probabilities, loss and accuracy whatever the batch (batch norm uses its running
+    statistics in evaluation mode, not the batch's)."""
+    torch.manual_seed(0)
+    model = model_cls()
+    model.train()
+    for _ in range(2):  # give batch norm running statistics that differ from any one batch's
+        model(torch.randn(8, *shape) * 3 + 1)
+    X = torch.randn(10, *shape)
+    y = torch.randint(0, 5, (10, *shape[1:])) if model_cls is ReportSegNet else torch.randint(0, 10, (10,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run(bs):  # each left in training mode by the caller, as after a training epoch
+        model.train()
+        predicted = training.predict(model, TensorBatches(X, y, bs), "cpu", "fp32", False)
+        model.train()
+        return predicted, training.evaluate(model, TensorBatches(X, y, bs), loss_fn, "cpu", "fp32", False)
+
+    results = {bs: run(bs) for bs in (1, 3, 10)}
+    (probs, _), (loss, acc) = results[10]
+    for bs in (1, 3):
+        (other_probs, other_y), (other_loss, other_acc) = results[bs]
+        assert torch.allclose(other_probs, probs, atol=1e-5) and torch.equal(other_y, y)
+        assert other_loss == pytest.approx(loss, rel=1e-5) and other_acc == acc

@@ -1,0 +1,124 @@
+"""How large should an evaluation batch be? Evaluation samples/s against batch size.
+
+Training batch sizes are part of a recipe (they change what the model learns);
+evaluation batch sizes are not: the model's outputs are the same (up to floating-point
+rounding), so the only question is speed. Bigger is not always faster. On a CPU, a batch whose feature maps fit in the
+processor's caches is evaluated without a round trip to main memory between layers;
+past that size every layer streams its input and output through memory, and the
+samples/s drop. This script evaluates each of the notebooks' four models
+(``training.evaluate``, in the fast path: bf16 autocast where supported,
+``channels_last``) over the size of its validation set at several batch sizes. The
+batch sizes take turns over a few rounds and each figure is the median, so a drift in
+the machine's speed moves them all alike.
+
+Inputs are random tensors of the right shape (the cost does not depend on pixel
+values), so no data set is needed.
+
+The notebooks' choices (``data.EVAL_BATCH`` for Fashion-MNIST, ``facades.EVAL_BATCH``
+for the facades) are marked in the output.
+
+    python benchmarks/eval_batch.py            # about 2 minutes on 2 cores
+    python benchmarks/eval_batch.py --rounds 1 --models report_cnn
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import config, data, facades, training
+from helpers.models import ReportCNN, ReportSegNet, StrongCNN, UNet
+
+# name: (model class, image shape, classes, label shape per image, images per pass, batch sizes,
+#        the notebooks' evaluation batch size)
+CLASSIFY = ((1, 28, 28), 10, (), 10_000, (64, 128, 256, 512, 1000), data.EVAL_BATCH)
+SEGMENT = ((3, 256, 256), 5, (256, 256), 106, (1, 2, 4, 8, 16), facades.EVAL_BATCH)
+MODELS = {
+    "report_cnn": (ReportCNN, *CLASSIFY),
+    "strong_cnn": (StrongCNN, *CLASSIFY),
+    "report_segnet": (ReportSegNet, *SEGMENT),
+    "unet": (UNet, *SEGMENT),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, rounds, device, precision,
+          channels_last) -> dict[int, list[float]]:
+    """Evaluation samples/s of one model at each batch size, per round."""
+    torch.manual_seed(0)
+    model = training.prepare_model(model_cls(), device, channels_last)
+    X = torch.randn(n_images, *image_shape)
+    y = torch.randint(0, n_classes, (n_images, *label_shape))
+    loaders = {bs: data.TensorBatches(X, y, bs, device=device) for bs in batch_sizes}
+    loss_fn = nn.CrossEntropyLoss()
+
+    def one_pass(bs):
+        _sync(device)
+        start = time.perf_counter()
+        training.evaluate(model, loaders[bs], loss_fn, device, precision, channels_last)
+        _sync(device)
+        return n_images / (time.perf_counter() - start)
+
+    for bs in batch_sizes:  # warm-up: oneDNN picks and caches kernels for each shape
+        one_pass(bs)
+    rates = {bs: [] for bs in batch_sizes}
+    for _ in range(rounds):
+        for bs in batch_sizes:
+            rates[bs].append(one_pass(bs))
+    return rates
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="passes per batch size (median reported)")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--images", type=int, default=None, help="images per pass (default: a validation set's size)")
+    parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "eval_batch.json"))
+    args = parser.parse_args(argv)
+    names = args.models.split(",")
+    unknown = set(names) - set(MODELS)
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    if args.rounds < 1:
+        parser.error(f"--rounds={args.rounds} must be at least 1")
+    if args.images is not None and args.images < 1:
+        parser.error(f"--images={args.images} must be at least 1")
+
+    device = config.try_device()
+    precision, channels_last = config.pick_precision(device, "auto"), training.use_channels_last(device)
+    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"{precision}, channels_last={channels_last}\n")
+    rows = []
+    for name in names:
+        model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, notebooks = MODELS[name]
+        n_images = args.images or n_images
+        rates = sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, args.rounds,
+                      device, precision, channels_last)
+        best = max(batch_sizes, key=lambda bs: np.median(rates[bs]))
+        print(f"{name} ({n_images:,} images of {'x'.join(map(str, image_shape))} per pass): samples/s by batch size")
+        for bs in batch_sizes:
+            rate = float(np.median(rates[bs]))
+            rows.append(dict(model=name, batch_size=bs, samples_per_s=round(rate, 2),
+                             round_samples_per_s=[round(r, 2) for r in rates[bs]], images=n_images,
+                             best=bs == best, notebooks=bs == notebooks))
+            print(f"  {bs:>5}: {rate:10.1f}/s{'  <- fastest' if bs == best else ''}"
+                  f"{'  (the notebooks use this size)' if bs == notebooks else ''}")
+        print(flush=True)
+    out = dict(rows=rows, device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
+               precision=precision, channels_last=channels_last, rounds=args.rounds)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
