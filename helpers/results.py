@@ -134,7 +134,8 @@ def ops_table(root: Path | None = None) -> str:
                   "| --- | --- | ---: | ---: | ---: |"]
         for op in res["ops"]:
             shapes = ", ".join("x".join(map(str, s)) for s in op["input_shapes"])
-            lines.append(f"| {op['op']} | {shapes} | {op['calls_per_step']:g} | {op['ms_per_step']:.2f} | "
+            name = op["op"] if op["op"].startswith("(") else f"`{op['op']}`"  # `_fused_adam_` is not italics
+            lines.append(f"| {name} | {shapes} | {op['calls_per_step']:g} | {op['ms_per_step']:.2f} | "
                          f"{100 * op['share']:.1f} % |")
     return "\n".join(lines)
 
@@ -142,7 +143,7 @@ def ops_table(root: Path | None = None) -> str:
 def eval_batch_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/eval_batch.json`` (``benchmarks/eval_batch.py``): one
     row per model, evaluation samples/s per batch size, the fastest in bold and the
-    notebooks' size marked with an asterisk."""
+    notebooks' size marked with a dagger."""
     sweep = _read_json((root or config.REPO_ROOT) / "benchmarks" / "eval_batch.json")
     if not sweep:
         return "_No evaluation batch sweep yet: run `python benchmarks/eval_batch.py`._"
@@ -150,12 +151,12 @@ def eval_batch_table(root: Path | None = None) -> str:
     fast = f"{sweep['precision']}{' + channels_last' if sweep['channels_last'] else ''}"
     lines = [f"Measured by `python benchmarks/eval_batch.py` on {sweep['device']} ({sweep['threads']} threads), "
              f"torch {sweep['torch']}, {fast}; evaluation samples/s (median of {sweep['rounds']} passes), "
-             "fastest in bold, * the size the notebooks use:", ""]
+             "fastest in bold, † the size the notebooks use:", ""]
     for model in models:
         rows = [r for r in sweep["rows"] if r["model"] == model]
         cells = []
         for r in rows:
-            text = f"{r['batch_size']}{'*' if r.get('notebooks') else ''}: {r['samples_per_s']:,.0f}"
+            text = f"{r['batch_size']}{'†' if r.get('notebooks') else ''}: {r['samples_per_s']:,.0f}"
             cells.append(f"**{text}**" if r["best"] else text)
         largest = max(rows, key=lambda r: r["batch_size"])
         ours = next((r for r in rows if r.get("notebooks")), None)

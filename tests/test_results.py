@@ -76,8 +76,8 @@ def test_ops_table(tmp_path):
     assert "fast path (bf16 + channels_last)" in table
     assert "report_cnn, batch 64x1x28x28, fused Adam: 5.25 ms per training step" in table
     assert "(top 2 and the rest)" in table
-    assert "| convolution_backward | 64x64x14x14, 64x32x14x14 | 1 | 2.50 | 50.0 % |" in table
-    assert "| _fused_adam_ |  | 1 | 0.50 | 10.0 % |" in table
+    assert "| `convolution_backward` | 64x64x14x14, 64x32x14x14 | 1 | 2.50 | 50.0 % |" in table
+    assert "| `_fused_adam_` |  | 1 | 0.50 | 10.0 % |" in table
     assert "| (all other operators) |  | 12.5 | 2.00 | 40.0 % |" in table
 
 
@@ -92,8 +92,8 @@ def test_eval_batch_table(tmp_path):
         rows=rows, device="cpu", threads=2, torch="2.x", precision="bf16", channels_last=True, rounds=3)))
     table = results.eval_batch_table(tmp_path)
     assert "bf16 + channels_last; evaluation samples/s (median of 3 passes)" in table
-    assert "| report_cnn | 10,000 | 64: 9,000 · **256*: 12,000** · 1000: 8,000 | 1.50x |" in table
-    assert "| unet | 106 | **2: 60** · 4*: 55 · 16: 40 | 1.38x |" in table
+    assert "| report_cnn | 10,000 | 64: 9,000 · **256†: 12,000** · 1000: 8,000 | 1.50x |" in table
+    assert "| unet | 106 | **2: 60** · 4†: 55 · 16: 40 | 1.38x |" in table
 
 
 def test_committed_readme_matches_committed_metrics():
