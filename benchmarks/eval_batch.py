@@ -2,10 +2,10 @@
 
 Training batch sizes are part of a recipe (they change what the model learns);
 evaluation batch sizes are not: the model's outputs are the same (up to floating-point
-rounding), so the only question is speed. Bigger is not always faster. On a CPU, a batch whose feature maps fit in the
-processor's caches is evaluated without a round trip to main memory between layers;
-past that size every layer streams its input and output through memory, and the
-samples/s drop. This script evaluates each of the notebooks' four models
+rounding), so the only question is speed. Bigger is not always faster. On a CPU, a
+batch whose feature maps fit in the processor's caches is evaluated without a round
+trip to main memory between layers; past that size every layer streams its input and
+output through memory, and the samples/s drop. This script evaluates each of the notebooks' four models
 (``training.evaluate``, in the fast path: bf16 autocast where supported,
 ``channels_last``) over the size of its validation set at several batch sizes. The
 batch sizes take turns over a few rounds and each figure is the median, so a drift in
@@ -46,11 +46,6 @@ MODELS = {
 }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, rounds, device, precision,
           channels_last) -> dict[int, list[float]]:
     """Evaluation samples/s of one model at each batch size, per round."""
@@ -62,10 +57,10 @@ def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes,
     loss_fn = nn.CrossEntropyLoss()
 
     def one_pass(bs):
-        _sync(device)
+        training.synchronize(device)
         start = time.perf_counter()
         training.evaluate(model, loaders[bs], loss_fn, device, precision, channels_last)
-        _sync(device)
+        training.synchronize(device)
         return n_images / (time.perf_counter() - start)
 
     for bs in batch_sizes:  # warm-up: oneDNN picks and caches kernels for each shape

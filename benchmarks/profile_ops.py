@@ -32,22 +32,13 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from helpers import config, training
+from helpers.results import shapes_text
 from helpers.models import ReportCNN, ReportSegNet
 
 MODELS = {  # name: (model class, batch shape, classes, label shape per image, steps)
     "report_cnn": (ReportCNN, (64, 1, 28, 28), 10, (), 100),
     "report_segnet": (ReportSegNet, (8, 3, 256, 256), 5, (256, 256), 8),
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def shapes_text(shapes: list[list[int]]) -> str:
-    """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
-    return ", ".join("x".join(map(str, s)) for s in shapes)
 
 
 def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision, channels_last,
@@ -71,11 +62,11 @@ def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, pr
 
     for _ in range(max(2, steps // 10)):  # warm-up: oneDNN picks and caches its kernels
         step()
-    _sync(device)
+    training.synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    _sync(device)
+    training.synchronize(device)
     wall_ms = 1e3 * (time.perf_counter() - start) / steps
 
     cuda = device.type == "cuda"
@@ -83,7 +74,7 @@ def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, pr
     with profile(activities=activities, record_shapes=True) as prof:
         for _ in range(steps):
             step()
-        _sync(device)
+        training.synchronize(device)
     ops = []
     for event in prof.key_averages(group_by_input_shape=True):
         self_us = event.self_device_time_total if cuda else event.self_cpu_time_total
@@ -126,9 +117,10 @@ def main(argv=None):
     for name in args.models.split(","):
         model_cls, batch_shape, n_classes, label_shape, steps = MODELS[name]
         steps = args.steps or steps
+        use_fused = fused and name == "report_cnn"  # the notebooks' recipes: fused Adam for the CNN only
         res = op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision,
-                         channels_last, fused and name == "report_cnn", args.top)
-        res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=fused and name == "report_cnn")
+                         channels_last, use_fused, args.top)
+        res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=use_fused)
         results[name] = res
         print(f"{name}, batch {tuple(batch_shape)}: {res['wall_ms_per_step']:.2f} ms per training step "
               f"({res['profiled_ms_per_step']:.2f} ms of operator time under the profiler)")

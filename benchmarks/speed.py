@@ -56,11 +56,6 @@ class FacadeFiles(Dataset):
         return X, torch.from_numpy(label.astype(np.int64))
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 class Setup:
     """One model trained through one pipeline in one precision; trains in chunks so that
     all set-ups of a model can take turns (see ``measure``)."""
@@ -85,7 +80,7 @@ class Setup:
         """Train ``n_batches`` batches (input pipeline included); return samples/s."""
         self.model.train()
         seen = 0
-        _sync(self.device)
+        training.synchronize(self.device)
         start = time.perf_counter()
         for _ in range(n_batches):
             X, y = self._next()
@@ -97,16 +92,16 @@ class Setup:
             loss.backward()
             self.optimizer.step()
             seen += len(X)
-        _sync(self.device)
+        training.synchronize(self.device)
         return seen / (time.perf_counter() - start)
 
     def evaluate(self):
         """One pass over the evaluation set; return samples/s."""
-        _sync(self.device)
+        training.synchronize(self.device)
         start = time.perf_counter()
         training.evaluate(self.model, self.eval_loader, self.loss_fn, self.device, self.precision,
                           self.channels_last)
-        _sync(self.device)
+        training.synchronize(self.device)
         return self.eval_size / (time.perf_counter() - start)
 
 

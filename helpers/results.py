@@ -68,8 +68,19 @@ def results_table(root: Path | None = None) -> str:
     return "\n".join(rows)
 
 
-def _read_json(path: Path) -> dict | None:
+def _bench_json(root: Path | None, name: str) -> dict | None:
+    """``benchmarks/<name>`` under ``root`` (default: the repository), or None if absent."""
+    path = (root or config.REPO_ROOT) / "benchmarks" / name
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fast_label(precision: str, channels_last: bool) -> str:
+    return f"{precision}{' + channels_last' if channels_last else ''}"
+
+
+def shapes_text(shapes) -> str:
+    """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
+    return ", ".join("x".join(map(str, s)) for s in shapes)
 
 
 def _range(row: dict) -> str:
@@ -79,7 +90,7 @@ def _range(row: dict) -> str:
 
 def benchmark_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/results.json`` (written by ``benchmarks/speed.py``)."""
-    bench = _read_json((root or config.REPO_ROOT) / "benchmarks" / "results.json")
+    bench = _bench_json(root, "results.json")
     if not bench:
         return "_No benchmark results yet: run `make benchmark`._"
     lines = [f"Measured by `python benchmarks/speed.py` on {bench['device_name']} ({bench['cores']} cores, "
@@ -102,7 +113,7 @@ def benchmark_table(root: Path | None = None) -> str:
 
 def profile_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/profile.json`` (``benchmarks/profile_epoch.py``)."""
-    prof = _read_json((root or config.REPO_ROOT) / "benchmarks" / "profile.json")
+    prof = _bench_json(root, "profile.json")
     if not prof:
         return "_No profile yet: run `python benchmarks/profile_epoch.py`._"
     phases = list(prof["rows"][0]["seconds"])
@@ -119,21 +130,21 @@ def profile_table(root: Path | None = None) -> str:
 
 def ops_table(root: Path | None = None) -> str:
     """Markdown tables of ``benchmarks/profile_ops.json`` (``benchmarks/profile_ops.py``)."""
-    prof = _read_json((root or config.REPO_ROOT) / "benchmarks" / "profile_ops.json")
+    prof = _bench_json(root, "profile_ops.json")
     if not prof:
         return "_No operator profile yet: run `python benchmarks/profile_ops.py`._"
-    fast = f"{prof['precision']}{' + channels_last' if prof['channels_last'] else ''}"
+    fast = _fast_label(prof["precision"], prof["channels_last"])
     lines = [f"Measured by `python benchmarks/profile_ops.py` on {prof['device']} ({prof['threads']} threads), "
              f"torch {prof['torch']}, fast path ({fast}):"]
     for name, res in prof["models"].items():
-        batch = "x".join(map(str, res["batch_shape"]))
+        batch = shapes_text([res["batch_shape"]])
         lines += ["", f"{name}, batch {batch}{', fused Adam' if res['fused_optimizer'] else ''}: "
                       f"{res['wall_ms_per_step']:.2f} ms per training step; operators' own time under the "
                       f"profiler, per step (top {len(res['ops']) - 1} and the rest):", "",
                   "| operator | first input shapes | calls | ms per step | share |",
                   "| --- | --- | ---: | ---: | ---: |"]
         for op in res["ops"]:
-            shapes = ", ".join("x".join(map(str, s)) for s in op["input_shapes"])
+            shapes = shapes_text(op["input_shapes"])
             name = op["op"] if op["op"].startswith("(") else f"`{op['op']}`"  # `_fused_adam_` is not italics
             lines.append(f"| {name} | {shapes} | {op['calls_per_step']:g} | {op['ms_per_step']:.2f} | "
                          f"{100 * op['share']:.1f} % |")
@@ -144,11 +155,11 @@ def eval_batch_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/eval_batch.json`` (``benchmarks/eval_batch.py``): one
     row per model, evaluation samples/s per batch size, the fastest in bold and the
     notebooks' size marked with a dagger."""
-    sweep = _read_json((root or config.REPO_ROOT) / "benchmarks" / "eval_batch.json")
+    sweep = _bench_json(root, "eval_batch.json")
     if not sweep:
         return "_No evaluation batch sweep yet: run `python benchmarks/eval_batch.py`._"
     models = list(dict.fromkeys(r["model"] for r in sweep["rows"]))
-    fast = f"{sweep['precision']}{' + channels_last' if sweep['channels_last'] else ''}"
+    fast = _fast_label(sweep["precision"], sweep["channels_last"])
     lines = [f"Measured by `python benchmarks/eval_batch.py` on {sweep['device']} ({sweep['threads']} threads), "
              f"torch {sweep['torch']}, {fast}; evaluation samples/s (median of {sweep['rounds']} passes), "
              "fastest in bold, † the size the notebooks use:", ""]
@@ -169,10 +180,10 @@ def eval_batch_table(root: Path | None = None) -> str:
 
 def precision_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/precision_check.json`` (``benchmarks/precision_check.py``)."""
-    check = _read_json((root or config.REPO_ROOT) / "benchmarks" / "precision_check.json")
+    check = _bench_json(root, "precision_check.json")
     if not check:
         return "_No precision check yet: run `python benchmarks/precision_check.py`._"
-    fast = f"{check['fast_precision']}{' + channels_last' if check['fast_channels_last'] else ''}"
+    fast = _fast_label(check["fast_precision"], check["fast_channels_last"])
     lines = [f"Measured by `python benchmarks/precision_check.py` on {check['device']}, seed 0, full runs:", "",
              f"| model | metric | fp32 | fast path ({fast}) | difference | tolerance | fp32 training | "
              "fast training |",

@@ -46,6 +46,13 @@ def fused_optimizer_available(device: torch.device) -> bool:
     return True
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously), so that a timer
+    read after it measures the work; nothing to wait for on the CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
 def to_device(X: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
     X = X.to(device, non_blocking=True)
     if channels_last and X.dim() == 4:
