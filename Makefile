@@ -1,6 +1,7 @@
 # Two entry points, each of which sets itself up on a fresh Debian/Ubuntu machine:
 #   make run    execute both notebooks in place (full run), regenerate figures/ and the README table
 #   make test   unit tests + both notebooks under nbval in smoke mode (writes nothing into figures/)
+#   make colab REPO=<account>/<repo>   point the notebooks' Colab cell at your copy; print Colab links
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -9,16 +10,18 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBIAN_FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 NOTEBOOKS := notebooks/01_classification.ipynb notebooks/02_segmentation.ipynb
 
-.PHONY: run test setup fashion-data facade-data benchmark
+.PHONY: run test setup fashion-data facade-data benchmark colab
 
 run: setup facade-data
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
-	$(PY) -m helpers.notebook_outputs $(NOTEBOOKS)
+	$(PY) -m tools.notebook_outputs $(NOTEBOOKS)
 	$(PY) -m helpers.results
 
-test: setup
-	DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
+# smoke outputs go to a fresh temporary folder, removed when the tests end (pass or fail)
+test: setup facade-data
+	@out=$$(mktemp -d -t dlcv-smoke-XXXXXX) && trap 'rm -rf "$$out"' EXIT && \
+	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
 	    --nbval-lax --nbval-current-env
 
 # throughput, per-phase and per-operator profiles, evaluation batch sweep (about 8 minutes on 2 cores), then the README tables
@@ -45,8 +48,11 @@ fashion-data:
 	    || echo "dataset-fashion-mnist not installed: torchvision will download Fashion-MNIST"; \
 	fi
 
-# The facade set: $$FACADES_DIR, else data/facades, else converted from the CMP release.
+# The facade set, for both run and test: $$FACADES_DIR (that folder alone), else data/facades,
+# else the CMP release downloaded and converted; stops with one message when none can be had.
 facade-data: $(STAMP)
-	@if [ -n "$$FACADES_DIR" ]; then echo "facades: $$FACADES_DIR"; \
-	elif [ -d data/facades ]; then echo "facades: data/facades"; \
-	else $(PY) -m helpers.facades --download; fi
+	@$(PY) -m helpers.facades --ensure
+
+# REPO=<account>/<repo>: your copy on GitHub (the notebooks ship with a placeholder address)
+colab: $(STAMP)
+	$(PY) -m tools.colab $(REPO)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common import add_precision_argument, pick_fast_path
 from helpers import config, data, facades, training
 from helpers.models import ReportCNN, ReportSegNet, StrongCNN, UNet
 
@@ -46,11 +47,12 @@ MODELS = {
 }
 
 
-def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, rounds, device, precision,
-          channels_last) -> dict[int, list[float]]:
+def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, rounds,
+          fast: config.FastPath) -> dict[int, list[float]]:
     """Evaluation samples/s of one model at each batch size, per round."""
+    device = fast.device
     torch.manual_seed(0)
-    model = training.prepare_model(model_cls(), device, channels_last)
+    model = training.prepare_model(model_cls(), fast)
     X = torch.randn(n_images, *image_shape)
     y = torch.randint(0, n_classes, (n_images, *label_shape))
     loaders = {bs: data.TensorBatches(X, y, bs, device=device) for bs in batch_sizes}
@@ -59,7 +61,7 @@ def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes,
     def one_pass(bs):
         training.synchronize(device)
         start = time.perf_counter()
-        training.evaluate(model, loaders[bs], loss_fn, device, precision, channels_last)
+        training.evaluate(model, loaders[bs], loss_fn, fast)
         training.synchronize(device)
         return n_images / (time.perf_counter() - start)
 
@@ -78,6 +80,7 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--images", type=int, default=None, help="images per pass (default: a validation set's size)")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "eval_batch.json"))
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
     names = args.models.split(",")
     unknown = set(names) - set(MODELS)
@@ -88,16 +91,14 @@ def main(argv=None):
     if args.images is not None and args.images < 1:
         parser.error(f"--images={args.images} must be at least 1")
 
-    device = config.try_device()
-    precision, channels_last = config.pick_precision(device, "auto"), training.use_channels_last(device)
-    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"{precision}, channels_last={channels_last}\n")
+    fast = pick_fast_path(parser, args.precision)
+    print(f"{fast.describe()}; {torch.get_num_threads()} threads, torch {torch.__version__}\n")
     rows = []
     for name in names:
         model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, notebooks = MODELS[name]
         n_images = args.images or n_images
         rates = sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, args.rounds,
-                      device, precision, channels_last)
+                      fast)
         best = max(batch_sizes, key=lambda bs: np.median(rates[bs]))
         print(f"{name} ({n_images:,} images of {'x'.join(map(str, image_shape))} per pass): samples/s by batch size")
         for bs in batch_sizes:
@@ -108,8 +109,8 @@ def main(argv=None):
             print(f"  {bs:>5}: {rate:10.1f}/s{'  <- fastest' if bs == best else ''}"
                   f"{'  (the notebooks use this size)' if bs == notebooks else ''}")
         print(flush=True)
-    out = dict(rows=rows, device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
-               precision=precision, channels_last=channels_last, rounds=args.rounds)
+    out = dict(rows=rows, **fast.record(), threads=torch.get_num_threads(), torch=torch.__version__,
+               rounds=args.rounds)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
     return out

@@ -12,33 +12,32 @@ segmentation net, Adam 1e-3 (weight decay 1e-5), batch 8, 20 epochs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from common import add_precision_argument, pick_fast_path
 from helpers import config, data, facades, metrics, training
 from helpers.models import ReportCNN, ReportSegNet
 
 
-def run(model_fn, splits, batch_size, epochs, optimizer_kw, precision, channels_last, transform=None,
-        cosine=False):
+def run(model_fn, splits, batch_size, epochs, optimizer_kw, fast: config.FastPath, transform=None, cosine=False):
     X_train, y_train, X_test, y_test = splits
-    device = config.try_device()
+    device = fast.device
     generator = config.seed_everything(0)
-    model = training.prepare_model(model_fn(), device, channels_last)
+    model = training.prepare_model(model_fn(), fast)
     loader = data.TensorBatches(X_train, y_train, batch_size, shuffle=True, generator=generator,
                                 device=device, transform=transform)
     test = data.TensorBatches(X_test, y_test, 16, device=device, transform=transform)
-    optimizer = torch.optim.Adam(model.parameters(), **optimizer_kw)
+    optimizer = torch.optim.Adam(model.parameters(), fused=fast.fused_optimizer or None, **optimizer_kw)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
                  if cosine else None)
-    history = training.train(model, loader, test, nn.CrossEntropyLoss(), optimizer, epochs, device,
-                             precision, evals_per_epoch=1, scheduler=scheduler, channels_last=channels_last,
-                             progress=False)
-    probs, y = training.predict(model, test, device, precision, channels_last)
+    history = training.train(model, loader, test, nn.CrossEntropyLoss(), optimizer, epochs, fast,
+                             evals_per_epoch=1, scheduler=scheduler, progress=False)
+    probs, y = training.predict(model, test, fast)
     return probs, y, history["seconds"]
 
 
@@ -46,36 +45,38 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="cnn,segnet")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "precision_check.json"))
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
-    device = config.try_device()
-    fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
-    setups = {"fp32": ("fp32", False), "fast": (fast, fast_cl)}
+    fast = pick_fast_path(parser, args.precision)
+    fp32 = dataclasses.replace(fast, precision="fp32", channels_last=False)  # same optimizer kernel as fast
+    setups = {"fp32": fp32, "fast": fast}
     previous = Path(args.out)
     # a run of one model keeps the other model's figures from an earlier run
     out = json.loads(previous.read_text()) if previous.exists() else {}
-    out.update({"device": str(device), "fast_precision": fast, "fast_channels_last": fast_cl})
+    out.update({"device": fast.device.type, "device_name": fast.device_name, "fast_precision": fast.precision,
+                "fast_channels_last": fast.channels_last})
     if "cnn" in args.models:
         f = data.load_fashion_mnist(generator=config.seed_everything(0))
-        fused = training.fused_optimizer_available(device)
-        for name, (precision, cl) in setups.items():
+        for name, path in setups.items():
             probs, y, seconds = run(ReportCNN, (f.X_train, f.y_train, f.X_test, f.y_test), 64, 10,
-                                    dict(lr=1e-3, fused=fused), precision, cl, data.standardize(f.X_train),
-                                    cosine=True)
+                                    dict(lr=1e-3), path, data.standardize(f.X_train), cosine=True)
             acc = float((probs.argmax(1) == y).float().mean())
-            out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds, "fused_optimizer": fused}
-            print(f"report CNN, {name} ({precision}, channels_last={cl}): test accuracy {acc:.2%}, "
-                  f"{seconds:.0f} s", flush=True)
+            out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds,
+                                  "fused_optimizer": path.fused_optimizer}
+            print(f"report CNN, {name} ({path.precision}, channels_last={path.channels_last}): test accuracy "
+                  f"{acc:.2%}, {seconds:.0f} s", flush=True)
         diff = 100 * (out["cnn_fast"]["test_accuracy"] - out["cnn_fp32"]["test_accuracy"])
         print(f"  difference: {diff:+.2f} points (tolerance 0.5)")
     if "segnet" in args.models:
         fac = facades.load_facades()
-        for name, (precision, cl) in setups.items():
+        for name, path in setups.items():
+            path = dataclasses.replace(path, fused_optimizer=False)  # the notebook's recipe: default Adam
             probs, y, seconds = run(ReportSegNet, (fac.X_train, fac.y_train, fac.X_test, fac.y_test), 8, 20,
-                                    dict(lr=1e-3, weight_decay=1e-5), precision, cl, facades.scale_photos)
+                                    dict(lr=1e-3, weight_decay=1e-5), path, facades.scale_photos)
             ap = metrics.average_precision_per_class(probs.numpy(), y.numpy(), fac.classes)
             out[f"segnet_{name}"] = {"mean_ap": metrics.mean_ap(ap), "ap_per_class": ap.tolist(),
                                      "train_seconds": seconds}
-            print(f"report segmentation net, {name} ({precision}, channels_last={cl}): mean AP "
+            print(f"report segmentation net, {name} ({path.precision}, channels_last={path.channels_last}): mean AP "
                   f"{metrics.mean_ap(ap):.3f} ({', '.join(f'{a:.3f}' for a in ap)}), {seconds:.0f} s", flush=True)
         diff = out["segnet_fast"]["mean_ap"] - out["segnet_fp32"]["mean_ap"]
         print(f"  difference: {diff:+.3f} mean AP (tolerance 0.01)")

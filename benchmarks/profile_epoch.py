@@ -12,6 +12,7 @@ phase scaled to one full epoch, and the share of each phase.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -22,18 +23,27 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import FashionMNIST
 from torchvision.transforms import ToTensor
 
+from common import FacadeFiles, add_precision_argument, pick_fast_path
 from helpers import config, data, facades, training
 from helpers.models import ReportCNN, ReportSegNet
 
-from speed import FacadeFiles
 
 PHASES = ("input", "forward", "backward", "optimizer", "evaluation")
 
 
-def profile(model_fn, loader, eval_loader, device, precision, channels_last, fused, batches, epoch_size):
+def profile(model_fn, loader, eval_loader, fast: config.FastPath, batches, epoch_size):
+    """Seconds per phase, scaled to one epoch of ``epoch_size`` samples.
+
+    The step is ``training.train_step`` cut into its phases, with the device synchronised
+    and the clock read between them (a copy by design: the real step runs its phases
+    back to back). fp16 with its gradient scaler is not split here.
+    """
+    if fast.grad_scaling:
+        raise ValueError("profile_epoch.py splits the plain step; run it with --precision bf16 or fp32")
+    device, precision = fast.device, fast.precision
     torch.manual_seed(0)
-    model = training.prepare_model(model_fn(), device, channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
+    model = training.prepare_model(model_fn(), fast)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fast.fused_optimizer or None)
     loss_fn = nn.CrossEntropyLoss()
     spent = dict.fromkeys(PHASES, 0.0)
     it, seen = iter(loader), 0
@@ -41,7 +51,7 @@ def profile(model_fn, loader, eval_loader, device, precision, channels_last, fus
     for i in range(batches + 2):  # the first 2 batches warm up
         t0 = time.perf_counter()
         X, y = next(it)
-        X, y = training.to_device(X, device, channels_last), y.to(device)
+        X, y = training.to_device(X, fast), y.to(device)
         training.synchronize(device)
         t1 = time.perf_counter()
         with training.autocast(device, precision):
@@ -63,7 +73,7 @@ def profile(model_fn, loader, eval_loader, device, precision, channels_last, fus
     scale = epoch_size / seen
     spent = {k: v * scale for k, v in spent.items()}
     start = time.perf_counter()
-    training.evaluate(model, eval_loader, loss_fn, device, precision, channels_last)
+    training.evaluate(model, eval_loader, loss_fn, fast)
     spent["evaluation"] = time.perf_counter() - start
     return spent
 
@@ -72,12 +82,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=None, help="training batches timed per set-up")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "profile.json"))
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
     rows = []
-    device = config.try_device()
-    fast, fast_cl = config.pick_precision(device, "auto"), training.use_channels_last(device)
-    fused = training.fused_optimizer_available(device)
-    fast_label = f"in-memory {fast}{' + channels_last' if fast_cl else ''}"
+    fast = pick_fast_path(parser, args.precision)
+    device, plain = fast.device, config.plain_path(fast.device)
+    unfused = dataclasses.replace(fast, fused_optimizer=False)
+    fast_label = f"in-memory {fast.precision}{' + channels_last' if fast.channels_last else ''}"
     g = config.seed_everything(0)
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
 
@@ -85,23 +96,22 @@ def main(argv=None):
     root = data.fashion_mnist_raw()
     cnn_setups = {
         "DataLoader fp32": (DataLoader(FashionMNIST(root, transform=ToTensor()), batch_size=64, shuffle=True,
-                                       num_workers=2), "fp32", False, False),
+                                       num_workers=2), plain),
         "in-memory fp32": (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True,
-                                              device=device), "fp32", False, False),
-        fast_label + (" + fused Adam" if fused else ""):
-            (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device),
-             fast, fast_cl, fused),
+                                              device=device), plain),
+        fast_label + (" + fused Adam" if fast.fused_optimizer else ""):
+            (data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, device=device), fast),
     }
     cnn_eval = data.TensorBatches(fashion.X_val, fashion.y_val, data.EVAL_BATCH, device=device)
 
     fac = facades.load_facades()
     seg_setups = {
         "DataLoader fp32": (DataLoader(FacadeFiles(fac.root / "train", limit=800), batch_size=8, shuffle=True,
-                                       num_workers=2), "fp32", False, False),
+                                       num_workers=2), plain),
         "in-memory fp32": (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
-                                              transform=facades.scale_photos), "fp32", False, False),
+                                              transform=facades.scale_photos), plain),
         fast_label: (data.TensorBatches(fac.X_train, fac.y_train, 8, shuffle=True, device=device,
-                                        transform=facades.scale_photos), fast, fast_cl, False),
+                                        transform=facades.scale_photos), unfused),
     }
     seg_eval = data.TensorBatches(fac.X_val, fac.y_val, facades.EVAL_BATCH, device=device,
                                  transform=facades.scale_photos)
@@ -114,15 +124,15 @@ def main(argv=None):
         print(name)
         width = max(map(len, setups)) + 2
         print(f"  {'set-up':<{width}}" + "".join(f"{p:>12}" for p in PHASES) + f"{'total':>10}")
-        for label, (loader, precision, cl, use_fused) in setups.items():
-            spent = profile(model_fn, loader, eval_loader, device, precision, cl, use_fused, batches, epoch_size)
+        for label, (loader, path) in setups.items():
+            spent = profile(model_fn, loader, eval_loader, path, batches, epoch_size)
             total = sum(spent.values())
             rows.append(dict(model=model_fn.__name__, setup=label, seconds={k: round(v, 2) for k, v in spent.items()},
                              total_seconds=round(total, 2), epoch_size=epoch_size))
             print(f"  {label:<{width}}" + "".join(f"{spent[p]:7.1f} s{100 * spent[p] / total:3.0f}%" for p in PHASES)
                   + f"{total:8.1f} s", flush=True)
         print()
-    Path(args.out).write_text(json.dumps(dict(rows=rows, device=str(device), threads=torch.get_num_threads(),
+    Path(args.out).write_text(json.dumps(dict(rows=rows, **fast.record(), threads=torch.get_num_threads(),
                                               torch=torch.__version__), indent=2) + "\n")
     print(f"wrote {args.out}")
 

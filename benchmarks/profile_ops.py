@@ -23,6 +23,7 @@ operator; the step's wall time without it is printed alongside.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
+from common import add_precision_argument, pick_fast_path
 from helpers import config, training
 from helpers.results import shapes_text
 from helpers.models import ReportCNN, ReportSegNet
@@ -41,24 +43,20 @@ MODELS = {  # name: (model class, batch shape, classes, label shape per image, s
 }
 
 
-def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision, channels_last,
-               fused, top=12):
-    """Profile ``steps`` training steps; return the wall time per step (unprofiled) and
-    the ``top`` operators by self time per step, plus the rest, as a dict."""
+def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, fast: config.FastPath, top=12):
+    """Profile ``steps`` training steps (``training.train_step``); return the wall time per
+    step (unprofiled) and the ``top`` operators by self time per step, plus the rest."""
+    device = fast.device
     torch.manual_seed(0)
-    model = training.prepare_model(model_cls(), device, channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
+    model = training.prepare_model(model_cls(), fast)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fast.fused_optimizer or None)
+    scaler = training.make_scaler(fast)
     loss_fn = nn.CrossEntropyLoss()
-    X = training.to_device(torch.randn(batch_shape), device, channels_last)
+    X = training.to_device(torch.randn(batch_shape), fast)
     y = torch.randint(0, n_classes, (batch_shape[0], *label_shape)).to(device)
 
     def step():
-        with training.autocast(device, precision):
-            scores = model(X)
-        loss = loss_fn(scores.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
 
     for _ in range(max(2, steps // 10)):  # warm-up: oneDNN picks and caches its kernels
         step()
@@ -101,6 +99,7 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--top", type=int, default=12, help="operators listed per model (the rest are summed)")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "profile_ops.json"))
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
     unknown = set(args.models.split(",")) - set(MODELS)
     if unknown:
@@ -108,18 +107,16 @@ def main(argv=None):
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps={args.steps} must be at least 1")
 
-    device = config.try_device()
-    precision, channels_last = config.pick_precision(device, "auto"), training.use_channels_last(device)
-    fused = training.fused_optimizer_available(device)
-    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; fast path: "
-          f"{precision}, channels_last={channels_last}, fused Adam for the CNN={fused}\n")
+    fast = pick_fast_path(parser, args.precision)
+    print(f"{fast.describe()}; {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          "fused Adam for the CNN only, as in the notebooks\n")
     results = {}
     for name in args.models.split(","):
         model_cls, batch_shape, n_classes, label_shape, steps = MODELS[name]
         steps = args.steps or steps
-        use_fused = fused and name == "report_cnn"  # the notebooks' recipes: fused Adam for the CNN only
-        res = op_profile(model_cls, batch_shape, n_classes, label_shape, steps, device, precision,
-                         channels_last, use_fused, args.top)
+        use_fused = fast.fused_optimizer and name == "report_cnn"  # the notebooks' recipes: the CNN only
+        res = op_profile(model_cls, batch_shape, n_classes, label_shape, steps,
+                         dataclasses.replace(fast, fused_optimizer=use_fused), args.top)
         res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=use_fused)
         results[name] = res
         print(f"{name}, batch {tuple(batch_shape)}: {res['wall_ms_per_step']:.2f} ms per training step "
@@ -128,8 +125,7 @@ def main(argv=None):
             print(f"  {op['ms_per_step']:8.3f} ms {100 * op['share']:5.1f} %  {op['op']:<34} "
                   f"{shapes_text(op['input_shapes'])}")
         print(flush=True)
-    out = dict(models=results, device=str(device), threads=torch.get_num_threads(), torch=torch.__version__,
-               precision=precision, channels_last=channels_last)
+    out = dict(models=results, **fast.record(), threads=torch.get_num_threads(), torch=torch.__version__)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
     return out

@@ -24,49 +24,36 @@ writes ``benchmarks/results.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.datasets import FashionMNIST
 from torchvision.transforms import ToTensor
 
+from common import FacadeFiles, add_precision_argument, pick_fast_path
 from helpers import config, data, facades, training
 from helpers.models import ReportCNN, ReportSegNet
-
-
-class FacadeFiles(Dataset):
-    """Facade photos decoded from disk one at a time: the standard per-sample pipeline."""
-
-    def __init__(self, folder: Path, limit: int | None = None):
-        self.photos = sorted(Path(folder).glob("*.jpg"))[:limit]
-
-    def __len__(self):
-        return len(self.photos)
-
-    def __getitem__(self, i):
-        photo, label = facades.read_pair(self.photos[i], self.photos[i].with_suffix(".png"))
-        X = torch.from_numpy(photo).permute(2, 0, 1).float().div_(128).sub_(1)
-        return X, torch.from_numpy(label.astype(np.int64))
 
 
 class Setup:
     """One model trained through one pipeline in one precision; trains in chunks so that
     all set-ups of a model can take turns (see ``measure``)."""
 
-    def __init__(self, model_fn, loader, eval_loader, device, precision, channels_last, fused):
+    def __init__(self, model_fn, loader, eval_loader, fast: config.FastPath):
         torch.manual_seed(0)
-        self.model = training.prepare_model(model_fn(), device, channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fused or None)
+        self.model = training.prepare_model(model_fn(), fast)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fast.fused_optimizer or None)
+        self.scaler = training.make_scaler(fast)
         self.loader, self.eval_loader, self.batches = loader, eval_loader, iter(loader)
         self.eval_size = sum(len(y) for _, y in eval_loader)  # one pass, not one per evaluation
-        self.device, self.precision, self.channels_last = device, precision, channels_last
+        self.fast = fast
         self.loss_fn = nn.CrossEntropyLoss()
 
     def _next(self):
@@ -80,28 +67,22 @@ class Setup:
         """Train ``n_batches`` batches (input pipeline included); return samples/s."""
         self.model.train()
         seen = 0
-        training.synchronize(self.device)
+        training.synchronize(self.fast.device)
         start = time.perf_counter()
         for _ in range(n_batches):
             X, y = self._next()
-            X, y = training.to_device(X, self.device, self.channels_last), y.to(self.device)
-            with training.autocast(self.device, self.precision):
-                scores = self.model(X)
-            loss = self.loss_fn(scores.float(), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            X, y = training.to_device(X, self.fast), y.to(self.fast.device)
+            training.train_step(self.model, X, y, self.loss_fn, self.optimizer, self.fast, self.scaler)
             seen += len(X)
-        training.synchronize(self.device)
+        training.synchronize(self.fast.device)
         return seen / (time.perf_counter() - start)
 
     def evaluate(self):
         """One pass over the evaluation set; return samples/s."""
-        training.synchronize(self.device)
+        training.synchronize(self.fast.device)
         start = time.perf_counter()
-        training.evaluate(self.model, self.eval_loader, self.loss_fn, self.device, self.precision,
-                          self.channels_last)
-        training.synchronize(self.device)
+        training.evaluate(self.model, self.eval_loader, self.loss_fn, self.fast)
+        training.synchronize(self.fast.device)
         return self.eval_size / (time.perf_counter() - start)
 
 
@@ -135,17 +116,18 @@ def main(argv=None):
     parser.add_argument("--debian-dir", default=str(data.DEBIAN_DIR))
     parser.add_argument("--facades-dir", default=None, help="default: $FACADES_DIR, then data/facades")
     parser.add_argument("--models", default="cnn,segnet")
+    add_precision_argument(parser)
     args = parser.parse_args(argv)
 
-    device = config.try_device()
-    fast = config.pick_precision(device, "auto")
-    fast_cl = training.use_channels_last(device)
-    fused = training.fused_optimizer_available(device)
+    fast = pick_fast_path(parser, args.precision)
+    device = fast.device
+    plain = config.plain_path(device)
     threads = torch.get_num_threads()
     generator = config.seed_everything(0)
     rows = []
 
-    def add(model, pipeline, precision, channels_last, fused_optimizer, train_rates, eval_rates, ablation=None):
+    def add(model, pipeline, path, train_rates, eval_rates, ablation=None):
+        precision, channels_last, fused_optimizer = path.precision, path.channels_last, path.fused_optimizer
         for phase, rates in (("train", train_rates), ("eval", eval_rates)):
             rows.append(dict(model=model, pipeline=pipeline, precision=precision,
                              channels_last=channels_last, fused_optimizer=fused_optimizer, phase=phase,
@@ -158,12 +140,12 @@ def main(argv=None):
               f"{f'  (ablation: {ablation})' if ablation else ''}", flush=True)
 
     def run_model(model, setups, schedule):
-        """Measure the set-ups of one model, each ``(pipeline, precision, channels_last,
-        fused, model_fn, loader, eval_loader, ablation)``, and add their rows."""
-        rates = measure([Setup(model_fn, loader, ev, device, precision, cl, f)
-                         for _, precision, cl, f, model_fn, loader, ev, _ in setups], *schedule)
-        for (pipeline, precision, cl, f, _, _, _, ablation), (train_rates, eval_rates) in zip(setups, rates):
-            add(model, pipeline, precision, cl, f, train_rates, eval_rates, ablation)
+        """Measure the set-ups of one model, each ``(pipeline, fast path, model_fn, loader,
+        eval_loader, ablation)``, and add their rows."""
+        rates = measure([Setup(model_fn, loader, ev, path) for _, path, model_fn, loader, ev, _ in setups],
+                        *schedule)
+        for (pipeline, path, _, _, _, ablation), (train_rates, eval_rates) in zip(setups, rates):
+            add(model, pipeline, path, train_rates, eval_rates, ablation)
 
     if "cnn" in args.models:
         root = data.fashion_mnist_raw(args.fashion_root, args.debian_dir)
@@ -180,13 +162,14 @@ def main(argv=None):
             standard_eval = [b for _, b in zip(range(1), standard_eval)]
             memory_eval = [b for _, b in zip(range(1), memory_eval)]
         literal = functools.partial(ReportCNN, pool_first=False)
-        setups = [("dataloader", "fp32", False, False, ReportCNN, standard, standard_eval, None),
-                  ("in-memory", "fp32", False, False, ReportCNN, memory, memory_eval, None),
-                  ("in-memory", fast, fast_cl, fused, ReportCNN, memory, memory_eval, None),
+        setups = [("dataloader", plain, ReportCNN, standard, standard_eval, None),
+                  ("in-memory", plain, ReportCNN, memory, memory_eval, None),
+                  ("in-memory", fast, ReportCNN, memory, memory_eval, None),
                   # ablations: the fast path less one lever
-                  ("in-memory", fast, fast_cl, fused, literal, memory, memory_eval, "ReLU before pool"),
-                  ("in-memory", fast, fast_cl, False, ReportCNN, memory, memory_eval, "unfused Adam")]
-        if not fused:  # nothing to take away
+                  ("in-memory", fast, literal, memory, memory_eval, "ReLU before pool"),
+                  ("in-memory", dataclasses.replace(fast, fused_optimizer=False), ReportCNN, memory, memory_eval,
+                   "unfused Adam")]
+        if not fast.fused_optimizer:  # nothing to take away
             setups.pop()
         run_model("report_cnn", setups, (2, 2, 1) if args.tiny else (8, 100, 3))
 
@@ -203,10 +186,11 @@ def main(argv=None):
                                     device=device, transform=facades.scale_photos)
         memory_eval = data.TensorBatches(fac.X_test, fac.y_test, facades.EVAL_BATCH, device=device,
                                          transform=facades.scale_photos)
-        # the segmentation notebook's recipe: its optimizer step is a negligible share
-        setups = [("dataloader", "fp32", False, False, ReportSegNet, standard, standard_eval, None),
-                  ("in-memory", "fp32", False, False, ReportSegNet, memory, memory_eval, None),
-                  ("in-memory", fast, fast_cl, False, ReportSegNet, memory, memory_eval, None)]
+        # the segmentation notebook's recipe: unfused Adam (its optimizer step is a negligible share)
+        setups = [("dataloader", plain, ReportSegNet, standard, standard_eval, None),
+                  ("in-memory", plain, ReportSegNet, memory, memory_eval, None),
+                  ("in-memory", dataclasses.replace(fast, fused_optimizer=False), ReportSegNet, memory,
+                   memory_eval, None)]
         run_model("report_segnet", setups, (2, 1, 1) if args.tiny else (5, 8, 2))
 
     print("\nspeed-up against the standard fp32 DataLoader of the same model:")
@@ -224,17 +208,8 @@ def main(argv=None):
                   f"{' (ablation: ' + row['ablation'] + ')' if 'ablation' in row else ''}: "
                   f"{row['speedup_vs_dataloader_fp32']:.2f}x (rounds: {row['speedup_range_over_rounds'][0]:.2f}x"
                   f" to {row['speedup_range_over_rounds'][1]:.2f}x)")
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    result = dict(rows=rows, device=str(device), device_name=torch.cuda.get_device_name() if device.type == "cuda" else cpu,
-                  cpu=cpu, cores=torch.multiprocessing.cpu_count(), threads=threads,
-                  torch=torch.__version__, tiny=args.tiny)
+    result = dict(rows=rows, **fast.record(), cpu=config.cpu_name(), cores=torch.multiprocessing.cpu_count(),
+                  threads=threads, torch=torch.__version__, tiny=args.tiny)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

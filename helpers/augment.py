@@ -26,13 +26,16 @@ def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = No
     size_h, size_w = (size, size) if size is not None else (H, W)
     if size_h > H + 2 * pad or size_w > W + 2 * pad:
         raise ValueError(f"crop size {size} is larger than the padded image {H + 2 * pad}x{W + 2 * pad}")
-    flips = (torch.rand(N, generator=generator) < 0.5) if flip else torch.zeros(N, dtype=torch.bool)
-    dy = torch.randint(0, H + 2 * pad - size_h + 1, (N,), generator=generator)
-    dx = torch.randint(0, W + 2 * pad - size_w + 1, (N,), generator=generator)
+    # random draws on the generator's device (the data's, for TensorBatches on a GPU)
+    rng = generator.device
+    flips = (torch.rand(N, generator=generator, device=rng) < 0.5) if flip else torch.zeros(
+        N, dtype=torch.bool, device=rng)
+    dy = torch.randint(0, H + 2 * pad - size_h + 1, (N,), generator=generator, device=rng)
+    dx = torch.randint(0, W + 2 * pad - size_w + 1, (N,), generator=generator, device=rng)
     device = X.device
-    rows = (dy[:, None] + torch.arange(size_h)).to(device)                # (N, h)
-    cols = dx[:, None] + torch.arange(size_w)                              # (N, w)
-    cols = torch.where(flips[:, None], cols.flip(1), cols).to(device)      # a flip reverses the columns
+    rows = (dy[:, None] + torch.arange(size_h, device=rng)).to(device)          # (N, h)
+    cols = dx[:, None] + torch.arange(size_w, device=rng)                        # (N, w)
+    cols = torch.where(flips[:, None], cols.flip(1), cols).to(device)            # a flip reverses the columns
     n = torch.arange(N, device=device)
 
     def take(T: torch.Tensor) -> torch.Tensor:

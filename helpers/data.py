@@ -8,7 +8,6 @@ as one tensor and slicing shuffled batches out of it removes that cost.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from torchvision.datasets import FashionMNIST
 
 from .config import DATA_DIR
+from .files import atomic_path
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -49,17 +49,45 @@ def _check_idx(path: Path) -> int:
     except OSError as err:
         raise DataError(f"cannot read {path}: {err}") from err
     if len(header) < 4 * (1 + ndim):
-        raise DataError(f"{path} is truncated ({size} bytes): delete it and load again")
+        raise DataError(f"{path} is truncated ({size} bytes)")
     magic, *dims = (int.from_bytes(header[i : i + 4], "big") for i in range(0, len(header), 4))
     if magic != _MAGIC[ndim]:
-        raise DataError(f"{path} is not an IDX file of {ndim} dimension(s) (magic {magic:#x})")
+        raise DataError(f"{path} is not an IDX file of {ndim} dimension(s) (magic number {magic:#x}, "
+                        f"expected {_MAGIC[ndim]:#x})")
     expected = 4 * (1 + ndim) + int(torch.tensor(dims).prod())
     if size != expected:
-        raise DataError(
-            f"{path} is truncated or corrupt: {size} bytes, its header promises {expected}; "
-            "delete it and load again"
-        )
+        raise DataError(f"{path} is truncated or corrupt: {size} bytes, its header promises {expected}")
     return dims[0]
+
+
+def _check_labels(path: Path, count: int, images: Path) -> None:
+    """The labels file holds as many labels as ``images`` holds images, each in 0..9."""
+    n = _check_idx(path)
+    if n != count:
+        raise DataError(f"{path} holds {n:,} labels but {images.name} holds {count:,} images; "
+                        "the two files must come from the same release")
+    labels = torch.frombuffer(bytearray(path.read_bytes()[8:]), dtype=torch.uint8)
+    if labels.numel() and int(labels.max()) >= len(CLASSES):
+        bad = int(labels.max())
+        raise DataError(f"{path} holds label value {bad} (item {int((labels == bad).nonzero()[0])}); "
+                        f"Fashion-MNIST labels are 0..{len(CLASSES) - 1}")
+
+
+def _check_raw(raw_dir: Path, debian_dir: Path) -> None:
+    """Check the four raw files. When a pair is bad, both files are deleted (they are
+    only a cached copy, so a bad one is never kept as if it were good) and the error
+    says how to get them again."""
+    for prefix in ("train", "t10k"):
+        images, labels = raw_dir / f"{prefix}-images-idx3-ubyte", raw_dir / f"{prefix}-labels-idx1-ubyte"
+        try:
+            _check_labels(labels, _check_idx(images), images)
+        except DataError as err:
+            images.unlink(missing_ok=True)
+            labels.unlink(missing_ok=True)
+            raise DataError(
+                f"{err}. The cached copies of {images.name} and {labels.name} were deleted: load again to "
+                f"decompress them from Debian's copy ({debian_dir}) or to download them again; if they come "
+                "back bad, reinstall the package: apt-get install --reinstall dataset-fashion-mnist") from None
 
 
 def _decompress_debian(debian_dir: Path, raw_dir: Path) -> None:
@@ -74,15 +102,12 @@ def _decompress_debian(debian_dir: Path, raw_dir: Path) -> None:
         if target.exists():
             continue
         source = debian_dir / f"{name}.gz"
-        partial = target.with_suffix(".part")
         try:
-            with gzip.open(source, "rb") as fin, open(partial, "wb") as fout:
+            with atomic_path(target) as tmp, gzip.open(source, "rb") as fin, open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout)
         except (OSError, EOFError) as err:
-            partial.unlink(missing_ok=True)
             raise DataError(f"cannot decompress {source}: {err}. Reinstall the package: "
                             "apt-get install --reinstall dataset-fashion-mnist") from err
-        os.replace(partial, target)
 
 
 def fashion_mnist_raw(root: Path | str = DATA_DIR, debian_dir: Path | str = DEBIAN_DIR,
@@ -106,8 +131,7 @@ def fashion_mnist_raw(root: Path | str = DATA_DIR, debian_dir: Path | str = DEBI
         except Exception as err:  # network errors come in many types
             raise DataError(_missing_message(raw_dir, debian_dir) +
                             f"\nThe download failed: {err}") from err
-    for name in RAW_FILES:
-        _check_idx(raw_dir / name)
+    _check_raw(raw_dir, debian_dir)
     return root
 
 
@@ -173,7 +197,9 @@ class TensorBatches:
     """Iterate over shuffled mini-batches sliced from tensors held in memory.
 
     A drop-in for a ``DataLoader`` over data that fits in (device) memory: yields
-    ``(X, y)`` batches; a fresh permutation each epoch drawn from ``generator``.
+    ``(X, y)`` batches; a fresh permutation each epoch drawn from ``generator``. On a
+    GPU the data are copied to it once and every batch is sliced there, with a
+    device-side generator seeded from ``generator``.
     An optional ``transform(X)`` (e.g. uint8 -> scaled float) and then an optional
     ``augment(X, y, generator)`` run on whole batches, on the data's device.
     """
@@ -189,7 +215,13 @@ class TensorBatches:
         self.X, self.y = X.to(device), y.to(device)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.transform, self.augment = transform, augment
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        if device.type != "cpu" and generator.device.type == "cpu":
+            # draw shuffles and augmentations where the data lives, so that no index
+            # tensor crosses from the host each batch; seeded from the given generator
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            generator = torch.Generator(device=device).manual_seed(seed)
+        self.generator = generator
 
     def __len__(self) -> int:
         return -(-len(self.X) // self.batch_size)
@@ -201,7 +233,7 @@ class TensorBatches:
     def __iter__(self):
         n = len(self.X)
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.X.device)
+            order = torch.randperm(n, generator=self.generator, device=self.generator.device)
         else:
             order = None
         for start in range(0, n, self.batch_size):

@@ -17,8 +17,10 @@ import hashlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +66,18 @@ HOW_TO_GET = (
 
 
 def find_facades_dir(root: Path | str | None = None) -> Path:
-    """The facade folder: ``root`` if given, else ``$FACADES_DIR``, else ``data/facades``."""
-    candidates = [Path(root)] if root is not None else (
-        [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []) + [DEFAULT_DIR]
+    """The facade folder: ``root`` if given, else ``$FACADES_DIR`` when it is set (that
+    folder alone: a wrong path is an error, never a silent switch to another copy), else
+    ``data/facades``."""
+    if root is not None:
+        candidates, source = [Path(root)], "the folder given"
+    elif ENV_VAR in os.environ:
+        if not os.environ[ENV_VAR].strip():
+            raise DataError(f"{ENV_VAR} is set but empty: set it to the folder holding train/ and test_dev/, "
+                            f"or unset it to use the default folder {DEFAULT_DIR}")
+        candidates, source = [Path(os.environ[ENV_VAR].strip())], f"{ENV_VAR}"
+    else:
+        candidates, source = [DEFAULT_DIR], f"{ENV_VAR} is not set, so the default folder"
     for path in candidates:
         if (path / "train").is_dir() and (path / "test_dev").is_dir():
             return path
@@ -74,7 +85,8 @@ def find_facades_dir(root: Path | str | None = None) -> Path:
     hint = ("" if all(p.is_absolute() for p in candidates) else
             f" A relative path is taken from the current folder ({Path.cwd()}; a notebook's kernel runs "
             "in notebooks/): give an absolute one.")
-    raise DataError(f"facade data not found: looked for train/ and test_dev/ in {looked}.{hint} {HOW_TO_GET}")
+    raise DataError(f"facade data not found: looked for train/ and test_dev/ in {looked} ({source}).{hint} "
+                    f"{HOW_TO_GET}")
 
 
 def read_pair(photo_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -103,16 +115,38 @@ def read_pair(photo_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarra
     return photo, label
 
 
-def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """All ``*.jpg`` photos of ``folder`` (sorted) and their ``*.png`` label maps.
+PHOTO_SUFFIXES = (".jpg", ".jpeg")  # any case: .JPG and .jpeg photos count too
 
-    Returns photos ``(N, 3, H, W)`` uint8 and labels ``(N, H, W)`` int64.
+
+def list_photos(folder: Path) -> list[Path]:
+    """The photos of ``folder`` (``*.jpg``/``*.jpeg``, any case), sorted by name.
+
+    Label maps (``*.png``) with no photo beside them are skipped with a warning that
+    names them; a folder without photos is a :class:`DataError`.
     """
-    photos = sorted(folder.glob("*.jpg"))[:limit]
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    photos = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES]
     if not photos:
         raise DataError(f"no .jpg photos in {folder}. {HOW_TO_GET}")
+    stems = {p.stem for p in photos}
+    orphans = [p.name for p in files if p.suffix.lower() == ".png" and p.stem not in stems]
+    if orphans:
+        shown = ", ".join(orphans[:5]) + (f" and {len(orphans) - 5} more" if len(orphans) > 5 else "")
+        warnings.warn(f"{folder}: skipped {len(orphans)} label map(s) with no photo beside them: {shown}",
+                      stacklevel=3)
+    return photos
+
+
+def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All photos (``*.jpg``/``*.jpeg``, any case; sorted by name) of ``folder`` and
+    their ``*.png`` label maps.
+
+    Returns photos ``(N, 3, H, W)`` uint8 and labels ``(N, H, W)`` int64. A photo
+    without its label map is an error; label maps without a photo are skipped with a
+    warning that names them.
+    """
     X, y = [], []
-    for photo in photos:
+    for photo in list_photos(folder)[:limit]:
         label = photo.with_suffix(".png")
         if not label.exists():
             raise DataError(f"{photo} has no label map {label.name} beside it")
@@ -276,14 +310,46 @@ def download_and_convert(out_dir: Path | str = DEFAULT_DIR, zip_dir: Path | str 
     return convert_cmp(zips, out_dir)
 
 
-if __name__ == "__main__":
+def ensure_facades() -> Path:
+    """The set-up step shared by ``make run`` and ``make test``: the facade folder, got
+    the way the notebooks look for it. ``$FACADES_DIR`` when set (that folder alone),
+    else ``data/facades``, else the CMP release downloaded and converted into it.
+    Raises :class:`DataError` with one message saying where it looked and how to fix it."""
+    if ENV_VAR in os.environ or DEFAULT_DIR.is_dir():
+        return find_facades_dir()
+    print(f"{ENV_VAR} is not set and {DEFAULT_DIR} does not exist: converting the CMP Facade Database")
+    try:
+        return download_and_convert(DEFAULT_DIR)
+    except DataError as err:
+        raise DataError(
+            f"facade data not found: {ENV_VAR} is not set, {DEFAULT_DIR} does not exist, and getting the CMP "
+            f"release failed ({err.__cause__ or err}). Fix it one of two ways: set {ENV_VAR} to a folder holding the "
+            "course's set (train/ and test_dev/), e.g. `FACADES_DIR=/path/to/facades make test`; or download "
+            f"the two CMP zips ({', '.join(CMP_URLS.values())}) by hand and run "
+            "`python -m helpers.facades --from-zips DIR`.") from None
+
+
+def main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Build data/facades from the CMP Facade Database.")
+    parser = argparse.ArgumentParser(description="Find the facade set, or build data/facades from the CMP "
+                                                 "Facade Database.")
+    parser.add_argument("--ensure", action="store_true",
+                        help="find the set ($FACADES_DIR, else data/facades), else download and convert CMP")
     parser.add_argument("--download", action="store_true", help="download the two CMP zips first")
     parser.add_argument("--from-zips", metavar="DIR", help="folder holding the two CMP zips")
     parser.add_argument("--out", default=str(DEFAULT_DIR), help="output folder (default: %(default)s)")
-    args = parser.parse_args()
-    if not (args.download or args.from_zips):
-        parser.error("give --download or --from-zips DIR")
-    print(download_and_convert(args.out, args.from_zips))
+    args = parser.parse_args(argv)
+    if not (args.ensure or args.download or args.from_zips):
+        parser.error("give --ensure, --download or --from-zips DIR")
+    try:
+        folder = ensure_facades() if args.ensure else download_and_convert(args.out, args.from_zips)
+    except (DataError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"facades: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ from matplotlib.patches import Patch
 from sklearn.metrics import precision_recall_curve
 
 from . import config
+from .files import atomic_path
 
 DPI = 100
 GREEN, RED = "#1a9641", "#d7191c"
@@ -25,7 +26,8 @@ def save_figure(fig: plt.Figure, part: str, name: str) -> Path:
     """Save ``fig`` as ``figures/<part>/<name>.png``, then show it (in a notebook)
     or close it (elsewhere). Returns the path written."""
     path = config.figure_dir(part) / f"{name}.png"
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    with atomic_path(path) as tmp:  # an interrupted save leaves the previous PNG intact
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     if "inline" in matplotlib.get_backend().lower():
         plt.show()
     else:

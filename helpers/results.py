@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from . import config
+from .files import atomic_write_text
 
 START, END = "<!-- RESULTS:START -->", "<!-- RESULTS:END -->"
 BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
@@ -22,11 +23,7 @@ EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 
 def write_metrics(part: str, metrics: dict) -> Path:
     """Write ``metrics`` as ``figures/<part>/metrics.json`` (smoke runs: a temp folder)."""
-    path = config.figure_dir(part) / "metrics.json"
-    partial = path.with_suffix(".json.part")
-    partial.write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n")
-    partial.replace(path)
-    return path
+    return atomic_write_text(config.figure_dir(part) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
 
 
 def read_metrics(part: str, root: Path | None = None) -> dict | None:
@@ -42,6 +39,11 @@ def _num(x, digits=3) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _device(m: dict) -> str:
+    """The device by name where the metrics record it (``device_name``), else its type."""
+    return m.get("device_name") or m["device"]
+
+
 def results_table(root: Path | None = None) -> str:
     """Markdown table of every model in the committed metrics files."""
     rows = ["| part | model | parameters | epochs | training time | device, precision | test result |",
@@ -55,7 +57,7 @@ def results_table(root: Path | None = None) -> str:
             if hardest:
                 result += f" (hardest: {hardest[0]} {_pct(hardest[1])})"
             rows.append(f"| classification (Fashion-MNIST test) | {m['name']} | {m['parameters']:,} | "
-                        f"{m['epochs']} | {m['train_seconds']:.0f} s | {m['device']}, {m['precision']} "
+                        f"{m['epochs']} | {m['train_seconds']:.0f} s | {_device(m)}, {m['precision']} "
                         f"| {result} |")
     seg = read_metrics("segmentation", root)
     if seg:
@@ -63,7 +65,7 @@ def results_table(root: Path | None = None) -> str:
             result = (f"mean AP {_num(m['mean_ap'])}, mean IoU {_num(m['mean_iou'])}, "
                       f"pixel accuracy {_pct(m.get('pixel_accuracy'))}")
             rows.append(f"| segmentation (facades test_dev) | {m['name']} | {m['parameters']:,} | "
-                        f"{m['epochs']} | {m['train_seconds']:.0f} s | {m['device']}, {m['precision']} "
+                        f"{m['epochs']} | {m['train_seconds']:.0f} s | {_device(m)}, {m['precision']} "
                         f"| {result} |")
     return "\n".join(rows)
 
@@ -118,7 +120,7 @@ def profile_table(root: Path | None = None) -> str:
         return "_No profile yet: run `python benchmarks/profile_epoch.py`._"
     phases = list(prof["rows"][0]["seconds"])
     lines = [f"Seconds per epoch (share of the total), measured by `python benchmarks/profile_epoch.py` "
-             f"on {prof['device']} ({prof['threads']} threads), torch {prof['torch']}:", "",
+             f"on {_device(prof)} ({prof['threads']} threads), torch {prof['torch']}:", "",
              "| model | set-up | " + " | ".join(phases) + " | total |",
              "| --- | --- | " + " | ".join("---:" for _ in phases) + " | ---: |"]
     for row in prof["rows"]:
@@ -134,7 +136,7 @@ def ops_table(root: Path | None = None) -> str:
     if not prof:
         return "_No operator profile yet: run `python benchmarks/profile_ops.py`._"
     fast = _fast_label(prof["precision"], prof["channels_last"])
-    lines = [f"Measured by `python benchmarks/profile_ops.py` on {prof['device']} ({prof['threads']} threads), "
+    lines = [f"Measured by `python benchmarks/profile_ops.py` on {_device(prof)} ({prof['threads']} threads), "
              f"torch {prof['torch']}, fast path ({fast}):"]
     for name, res in prof["models"].items():
         batch = shapes_text([res["batch_shape"]])
@@ -160,7 +162,7 @@ def eval_batch_table(root: Path | None = None) -> str:
         return "_No evaluation batch sweep yet: run `python benchmarks/eval_batch.py`._"
     models = list(dict.fromkeys(r["model"] for r in sweep["rows"]))
     fast = _fast_label(sweep["precision"], sweep["channels_last"])
-    lines = [f"Measured by `python benchmarks/eval_batch.py` on {sweep['device']} ({sweep['threads']} threads), "
+    lines = [f"Measured by `python benchmarks/eval_batch.py` on {_device(sweep)} ({sweep['threads']} threads), "
              f"torch {sweep['torch']}, {fast}; evaluation samples/s (median of {sweep['rounds']} passes), "
              "fastest in bold, † the size the notebooks use:", ""]
     for model in models:
@@ -184,7 +186,7 @@ def precision_table(root: Path | None = None) -> str:
     if not check:
         return "_No precision check yet: run `python benchmarks/precision_check.py`._"
     fast = _fast_label(check["fast_precision"], check["fast_channels_last"])
-    lines = [f"Measured by `python benchmarks/precision_check.py` on {check['device']}, seed 0, full runs:", "",
+    lines = [f"Measured by `python benchmarks/precision_check.py` on {_device(check)}, seed 0, full runs:", "",
              f"| model | metric | fp32 | fast path ({fast}) | difference | tolerance | fp32 training | "
              "fast training |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -219,7 +221,7 @@ def update_readme(readme: Path | None = None) -> bool:
         new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}",
                      new, flags=re.S)
     if new != text:
-        readme.write_text(new)
+        atomic_write_text(readme, new)
     return new != text
 
 

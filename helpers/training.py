@@ -1,99 +1,128 @@
 """The training loop, evaluation and prediction, shared by both notebooks.
 
-Speed levers applied here (see the README's profile): bf16 autocast where the
-hardware has bf16 units (``config.pick_precision``), ``channels_last`` memory
-format for convolutions, a fused optimizer step where the device has one
-(``fused_optimizer_available``), and ``torch.inference_mode`` for evaluation.
+Every function here receives the fast path decided once by ``config.pick_fast_path``
+(device, precision, ``channels_last``, fused optimizer) instead of deciding again.
+One training step (:func:`train_step`) is the only place where forward, loss,
+backward and the optimizer step are written; the benchmarks call it too.
 """
 from __future__ import annotations
 
 import contextlib
 import time
+import warnings
+from typing import NamedTuple
 
 import torch
 from torch import nn
 from tqdm.std import tqdm  # text bars: no ipywidgets needed, readable in saved notebooks
 
+from .config import FastPath
 
-def autocast(device: torch.device, precision: str):
-    """Context for the forward pass: bf16 autocast, or nothing for fp32."""
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device | str, precision: str):
+    """Context for the forward pass: bf16 or fp16 autocast, or nothing for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    if precision != "bf16":
-        raise ValueError(f"precision={precision!r} must be 'fp32' or 'bf16'")
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    if precision not in _DTYPES:
+        raise ValueError(f"precision={precision!r} must be 'fp32', 'bf16' or 'fp16'")
+    return torch.autocast(device_type=torch.device(device).type, dtype=_DTYPES[precision])
 
 
-def use_channels_last(device: torch.device) -> bool:
-    """channels_last helps the CPU (oneDNN) and CUDA convolutions; MPS gains nothing."""
-    return torch.device(device).type in ("cpu", "cuda")
+def make_scaler(fast: FastPath) -> torch.amp.GradScaler:
+    """The gradient scaler for ``fast``: active for fp16, a pass-through otherwise.
 
-
-def fused_optimizer_available(device: torch.device) -> bool:
-    """Whether ``torch.optim.Adam(..., fused=True)`` (and AdamW) runs on ``device``.
-
-    A fused step updates every parameter in one kernel instead of a dozen small
-    operations per tensor; it is the same Adam update. Support depends on the torch
-    version and device type, so this tries it on a one-element parameter.
+    fp16 represents numbers only down to about 6e-8, so small gradients would become
+    zero. The scaler multiplies the loss by a large factor before ``backward`` and
+    divides the gradients by it before the optimizer step; when a step's gradients
+    hold inf or NaN (the factor was too large) it skips that step and halves the
+    factor, and training goes on.
     """
-    probe = torch.zeros(1, device=device, requires_grad=True)
-    try:
-        optimizer = torch.optim.Adam([probe], fused=True)
-        probe.grad = torch.ones_like(probe)
-        optimizer.step()
-    except (RuntimeError, TypeError, ValueError):
-        return False
-    return True
+    return torch.amp.GradScaler(fast.device.type, enabled=fast.grad_scaling)
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (CUDA runs asynchronously), so that a timer
-    read after it measures the work; nothing to wait for on the CPU."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (CUDA and MPS run asynchronously), so that a
+    timer read after it measures the work; nothing to wait for on the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
-def to_device(X: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    X = X.to(device, non_blocking=True)
-    if channels_last and X.dim() == 4:
+def to_device(X: torch.Tensor, fast: FastPath) -> torch.Tensor:
+    """A batch on the fast path's device, in its memory format (a no-op for batches
+    that :class:`helpers.data.TensorBatches` already sliced on the device)."""
+    X = X.to(fast.device, non_blocking=True)
+    if fast.channels_last and X.dim() == 4:
         X = X.contiguous(memory_format=torch.channels_last)
     return X
 
 
-def prepare_model(model: nn.Module, device: torch.device, channels_last: bool | None = None) -> nn.Module:
-    """Move ``model`` to ``device`` in the memory format training will use."""
-    if channels_last is None:
-        channels_last = use_channels_last(device)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return model.to(device, memory_format=fmt)
+def prepare_model(model: nn.Module, fast: FastPath) -> nn.Module:
+    """Move ``model`` to the fast path's device, in the memory format training uses."""
+    fmt = torch.channels_last if fast.channels_last else torch.contiguous_format
+    return model.to(fast.device, memory_format=fmt)
 
 
-def _correct(scores: torch.Tensor, y: torch.Tensor) -> int:
-    """Correct predictions: per image ``(N, C)`` or per pixel ``(N, C, H, W)``."""
-    return int((scores.argmax(dim=1) == y).sum())
+class Step(NamedTuple):
+    """What one training step returns: the batch's loss (a detached fp32 scalar
+    tensor), the scores (detached), and whether the optimizer step was skipped
+    (only the fp16 scaler skips, when the gradients held inf or NaN)."""
+
+    loss: torch.Tensor
+    scores: torch.Tensor
+    skipped: bool
 
 
-def evaluate(model: nn.Module, loader, loss_fn, device: torch.device, precision: str = "fp32",
-             channels_last: bool | None = None) -> tuple[float, float]:
+def train_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, optimizer,
+               fast: FastPath, scaler: torch.amp.GradScaler | None = None) -> Step:
+    """One training step on the batch ``(X, y)``: forward (under autocast), loss in
+    fp32, backward, optimizer step. ``scaler`` (from :func:`make_scaler`) scales the
+    loss for fp16; without one, the plain ``loss.backward(); optimizer.step()``.
+    """
+    with autocast(fast.device, fast.precision):
+        scores = model(X)
+    loss = loss_fn(scores.float(), y)  # the loss in fp32: a sum over many terms
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None or not scaler.is_enabled():
+        loss.backward()
+        optimizer.step()
+        return Step(loss.detach(), scores.detach(), False)
+    scale = scaler.get_scale()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)  # unscales the gradients; skips the step if any is inf or NaN
+    scaler.update()         # halves the scale after a skipped step, grows it slowly otherwise
+    return Step(loss.detach(), scores.detach(), scaler.get_scale() < scale)
+
+
+def _correct(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Correct predictions, as a tensor on the device (reading it would wait for the
+    device): per image ``(N, C)`` or per pixel ``(N, C, H, W)``."""
+    return (scores.argmax(dim=1) == y).sum()
+
+
+def evaluate(model: nn.Module, loader, loss_fn, fast: FastPath) -> tuple[float, float]:
     """Mean loss and accuracy (per image, or per pixel for segmentation) over ``loader``."""
-    if channels_last is None:
-        channels_last = use_channels_last(device)
     model.eval()
-    total_loss, correct, count, items = 0.0, 0, 0, 0
+    total_loss = torch.zeros((), device=fast.device)
+    correct = torch.zeros((), dtype=torch.long, device=fast.device)
+    count, items = 0, 0
     with torch.inference_mode():
         for X, y in loader:
-            X, y = to_device(X, device, channels_last), y.to(device, non_blocking=True)
-            with autocast(device, precision):
+            X, y = to_device(X, fast), y.to(fast.device, non_blocking=True)
+            with autocast(fast.device, fast.precision):
                 scores = model(X)
-            total_loss += float(loss_fn(scores.float(), y)) * len(X)
+            total_loss += loss_fn(scores.float(), y) * len(X)
             correct += _correct(scores, y)
             count += y.numel()
             items += len(X)
-    return total_loss / items, correct / count
+    return float(total_loss) / items, int(correct) / count
 
 
-def predict(model: nn.Module, loader, device: torch.device, precision: str = "fp32",
-            channels_last: bool | None = None, flip_tta: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax class probabilities and true labels for everything in ``loader``.
 
     Returns ``(probs, y)`` on the CPU: ``(N, C)`` and ``(N,)`` for images, or
@@ -101,14 +130,12 @@ def predict(model: nn.Module, loader, device: torch.device, precision: str = "fp
     ``flip_tta`` averages the probabilities of each image and its left-right mirror
     (test-time augmentation, for image classifiers trained with flips).
     """
-    if channels_last is None:
-        channels_last = use_channels_last(device)
     model.eval()
     all_probs, all_y = [], []
     with torch.inference_mode():
         for X, y in loader:
-            X = to_device(X, device, channels_last)
-            with autocast(device, precision):
+            X = to_device(X, fast)
+            with autocast(fast.device, fast.precision):
                 probs = model(X).float().softmax(dim=1)
                 if flip_tta:
                     probs = (probs + model(X.flip(-1)).float().softmax(dim=1)) / 2
@@ -117,58 +144,64 @@ def predict(model: nn.Module, loader, device: torch.device, precision: str = "fp
     return torch.cat(all_probs), torch.cat(all_y)
 
 
-def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs: int,
-          device: torch.device, precision: str = "fp32", evals_per_epoch: int = 1,
-          scheduler=None, channels_last: bool | None = None, progress: bool = True,
-          desc: str = "train") -> dict:
+def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs: int, fast: FastPath,
+          evals_per_epoch: int = 1, scheduler=None, progress: bool = True, desc: str = "train") -> dict:
     """Train ``model`` and record its learning curves against training samples seen.
 
-    The training loss/accuracy at each point is the mean over the batches since the
-    previous point; the validation loss/accuracy is measured on all of ``val_loader``
-    at that point, ``evals_per_epoch`` times per epoch. ``scheduler`` (if any) steps
-    once per batch.
+    Each batch goes through :func:`train_step` (with a gradient scaler when ``fast``
+    is fp16). The training loss/accuracy at each point is the mean over the batches
+    since the previous point; the validation loss/accuracy is measured on all of
+    ``val_loader`` at that point, ``evals_per_epoch`` times per epoch. ``scheduler``
+    (if any) steps once per batch.
 
     Returns a history dict of plain lists (JSON- and checkpoint-friendly):
     ``samples``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``epoch``,
-    and ``seconds`` (total wall-clock time, evaluation included).
+    ``seconds`` (total wall-clock time, evaluation included, the device synchronised
+    before the clock is read) and ``skipped_steps`` (steps the fp16 scaler skipped).
     """
-    if channels_last is None:
-        channels_last = use_channels_last(device)
     keys = ("samples", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
     history = {k: [] for k in keys}
+    scaler = make_scaler(fast)
     n_batches = len(train_loader)
     eval_at = {round(n_batches * (i + 1) / evals_per_epoch) for i in range(evals_per_epoch)}
-    samples = 0
+    samples, skipped = 0, 0
     start = time.perf_counter()
     bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, unit="batch")
     for epoch in range(epochs):
         model.train()
-        run_loss, run_correct, run_count, run_items = 0.0, 0, 0, 0
+        # running sums stay on the device: reading them every batch would wait for the GPU
+        run_loss = torch.zeros((), device=fast.device)
+        run_correct = torch.zeros((), dtype=torch.long, device=fast.device)
+        run_count, run_items = 0, 0
         for i, (X, y) in enumerate(train_loader, start=1):
-            X, y = to_device(X, device, channels_last), y.to(device, non_blocking=True)
-            with autocast(device, precision):
-                scores = model(X)
-            loss = loss_fn(scores.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            X, y = to_device(X, fast), y.to(fast.device, non_blocking=True)
+            step = train_step(model, X, y, loss_fn, optimizer, fast, scaler)
+            skipped += step.skipped
             if scheduler is not None:
-                scheduler.step()
+                with warnings.catch_warnings():
+                    # after a step the fp16 scaler skipped, torch warns that the scheduler
+                    # stepped without the optimizer; the schedule keeps its length on purpose
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                    scheduler.step()
             samples += len(X)
-            run_loss += loss.item() * len(X)
-            run_correct += _correct(scores.detach(), y)
+            run_loss += step.loss * len(X)
+            run_correct += _correct(step.scores, y)
             run_count += y.numel()
             run_items += len(X)
             bar.update()
             if i in eval_at:
-                val_loss, val_acc = evaluate(model, val_loader, loss_fn, device, precision, channels_last)
+                val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
                 model.train()
-                for key, value in zip(keys, (samples, epoch + i / n_batches, run_loss / run_items,
-                                             run_correct / run_count, val_loss, val_acc)):
+                train_loss = float(run_loss) / run_items
+                for key, value in zip(keys, (samples, epoch + i / n_batches, train_loss,
+                                             int(run_correct) / run_count, val_loss, val_acc)):
                     history[key].append(value)
-                bar.set_postfix(loss=f"{run_loss / run_items:.3f}", val_loss=f"{val_loss:.3f}",
-                                val_acc=f"{val_acc:.3f}")
-                run_loss, run_correct, run_count, run_items = 0.0, 0, 0, 0
+                bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+                run_loss.zero_()
+                run_correct.zero_()
+                run_count, run_items = 0, 0
     bar.close()
+    synchronize(fast.device)
     history["seconds"] = time.perf_counter() - start
+    history["skipped_steps"] = skipped
     return history

@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 from helpers import config, data, facades
 
@@ -96,3 +97,43 @@ def test_eval_batch_rejects_bad_arguments(tmp_path, capsys):
             _load("eval_batch").main([*args, "--out", str(tmp_path / "o.json")])
         assert info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_gpu_check_runs_on_the_cpu(tmp_path, debian_fashion, capsys):
+    """The GPU check's CPU rehearsal: every notebook model timed in each precision asked,
+    the fp16 path with its scaler included, and the report CNN trained end to end from a
+    folder of the four .gz files (as the GPU machine gets them)."""
+    out = tmp_path / "gpu.json"
+    result = _load("gpu_check").main(["--device", "cpu", "--tiny", "--precisions", "fp32,fp16",
+                                      "--fashion-dir", str(debian_fashion), "--fashion-root", str(tmp_path / "fm"),
+                                      "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert result["fast_path"]["device"] == "cpu" and result["fast_path"]["device_name"]
+    assert result["fast_path"]["precision"] in ("fp32", "bf16") and result["fast_path"]["reason"]
+    rows = result["throughput"]
+    assert [(r["model"], r["precision"]) for r in rows] == [
+        (m, p) for m in ("report_cnn", "strong_cnn", "report_segnet", "unet") for p in ("fp32", "fp16")]
+    assert all(r["train_samples_per_s"] > 0 for r in rows)
+    run = result["report_cnn_10_epochs"]
+    assert run["epochs"] == 1 and run["train_images"] == 25 and 0 <= run["test_accuracy"] <= 1
+    assert "training samples/s" in capsys.readouterr().out
+
+
+def test_gpu_check_precisions_on_each_device(monkeypatch):
+    gpu_check = _load("gpu_check")
+    t4 = config.FastPath(device=torch.device("cuda"), capability=(7, 5))
+    a100 = config.FastPath(device=torch.device("cuda"), capability=(8, 0))
+    assert gpu_check.supported_precisions(t4) == ["fp32", "fp16"]  # never bf16 on a T4
+    assert gpu_check.supported_precisions(a100) == ["fp32", "fp16", "bf16"]
+    monkeypatch.setattr(config, "cpu_has_bf16", lambda: False)
+    assert gpu_check.supported_precisions(config.plain_path("cpu")) == ["fp32"]
+
+
+def test_benchmarks_accept_the_notebooks_precisions(tmp_path, capsys):
+    """Every benchmark script takes --precision auto/fp32/bf16/fp16 and rejects others."""
+    with pytest.raises(SystemExit) as info:
+        _load("eval_batch").main(["--precision", "fp8", "--out", str(tmp_path / "o.json")])
+    assert info.value.code == 2 and "--precision: invalid choice: 'fp8'" in capsys.readouterr().err
+    result = _load("eval_batch").main(["--precision", "fp16", "--rounds", "1", "--images", "2",
+                                       "--models", "report_cnn", "--out", str(tmp_path / "o.json")])
+    assert result["precision"] == "fp16"

@@ -1,4 +1,4 @@
-from helpers.notebook_outputs import collapse_carriage_returns, tidy_outputs
+from tools.notebook_outputs import collapse_carriage_returns, tidy_outputs
 
 
 def test_carriage_returns_keep_the_last_state_of_each_line():

@@ -15,10 +15,10 @@ def test_table_is_generated_from_metrics_files(tmp_path):
         "epochs": 10, "train_seconds": 61.2, "device": "cpu", "precision": "bf16", "parameters": 225034})
     _write(tmp_path, "segmentation", {
         "mean_ap": 0.6, "mean_iou": 0.42, "pixel_accuracy": 0.71, "epochs": 20, "train_seconds": 600,
-        "device": "cpu", "precision": "bf16", "parameters": 97189})
+        "device": "cuda", "device_name": "Tesla T4", "precision": "fp16", "parameters": 97189})
     table = results.results_table(tmp_path)
     assert "| report CNN | 225,034 | 10 | 61 s | cpu, bf16 | accuracy 91.2 % (hardest: Shirt 70.0 %) |" in table
-    assert "| report net | 97,189 | 20 | 600 s | cpu, bf16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
+    assert "| report net | 97,189 | 20 | 600 s | Tesla T4, fp16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n"
                       f"{results.BENCH_START}{results.BENCH_END}\n{results.PROFILE_START}{results.PROFILE_END}\n"

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -7,18 +9,16 @@ from helpers.data import TensorBatches
 from helpers.models import ReportCNN, ReportSegNet
 
 
+CPU = config.plain_path("cpu")
+
+
 def _steps(model, X, y, n, precision="fp32"):
+    """``n`` steps of ``training.train_step`` (with the fp16 scaler when asked); the losses."""
+    fast = dataclasses.replace(CPU, precision=precision)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(n):
-        with training.autocast("cpu", precision):
-            scores = model(X)
-        loss = nn.functional.cross_entropy(scores.float(), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    scaler = training.make_scaler(fast)
+    return [training.train_step(model, X, y, nn.functional.cross_entropy, optimizer, fast, scaler).loss.item()
+            for _ in range(n)]
 
 
 def test_cnn_loss_falls_on_a_tiny_batch():
@@ -38,39 +38,23 @@ def test_segnet_loss_falls_on_a_tiny_batch():
 def test_train_records_points_against_samples_seen():
     torch.manual_seed(0)
     X, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
-    model = training.prepare_model(ReportCNN(), "cpu")
+    model = training.prepare_model(ReportCNN(), CPU)
     loader = TensorBatches(X, y, batch_size=8, shuffle=True)
     history = training.train(model, loader, TensorBatches(X, y, 20), nn.CrossEntropyLoss(),
-                             torch.optim.Adam(model.parameters()), epochs=2, device=torch.device("cpu"),
+                             torch.optim.Adam(model.parameters()), epochs=2, fast=CPU,
                              evals_per_epoch=2, progress=False)
     # 5 batches per epoch, evaluated after batch 2 and 5 of each epoch
     assert history["samples"] == [16, 40, 56, 80]
     assert history["epoch"] == pytest.approx([0.4, 1.0, 1.4, 2.0])
     assert all(len(history[k]) == 4 for k in ("train_loss", "train_acc", "val_loss", "val_acc"))
-    assert history["seconds"] > 0
+    assert history["seconds"] > 0 and history["skipped_steps"] == 0
     # evaluate() and predict() agree on the final model
-    val_loss, val_acc = training.evaluate(model, TensorBatches(X, y, 20), nn.CrossEntropyLoss(), "cpu")
+    val_loss, val_acc = training.evaluate(model, TensorBatches(X, y, 20), nn.CrossEntropyLoss(), CPU)
     assert (val_loss, val_acc) == pytest.approx((history["val_loss"][-1], history["val_acc"][-1]))
-    probs, labels = training.predict(model, TensorBatches(X, y, 7), "cpu")
+    probs, labels = training.predict(model, TensorBatches(X, y, 7), CPU)
     assert probs.shape == (40, 10) and probs.dtype == torch.float32
     assert torch.allclose(probs.sum(1), torch.ones(40))
     assert (probs.argmax(1) == labels).float().mean().item() == pytest.approx(val_acc)
-
-
-def test_precision_choice_and_fallback(monkeypatch):
-    monkeypatch.delenv("DLCV_PRECISION", raising=False)
-    monkeypatch.setattr(config, "cpu_has_bf16", lambda: True)
-    assert config.pick_precision("cpu") == "bf16"
-    assert config.pick_precision("cpu", "fp32") == "fp32"
-    monkeypatch.setenv("DLCV_PRECISION", "fp32")  # the one switch that forces fp32
-    assert config.pick_precision("cpu") == "fp32"
-    monkeypatch.setattr(config, "cpu_has_bf16", lambda: False)  # a CPU without bf16 units
-    assert config.pick_precision("cpu", "auto") == "fp32"
-    assert config.pick_precision("cpu", "bf16") == "fp32"
-    assert config.pick_precision(torch.device("mps"), "auto") == "fp32"
-    monkeypatch.setenv("DLCV_PRECISION", "fp16")
-    with pytest.raises(ValueError, match="DLCV_PRECISION=fp32"):
-        config.pick_precision("cpu")
 
 
 def test_bf16_autocast_runs_in_bf16_and_fp32_does_not():
@@ -80,8 +64,10 @@ def test_bf16_autocast_runs_in_bf16_and_fp32_does_not():
         assert layer(X).dtype == torch.bfloat16
     with training.autocast("cpu", "fp32"):
         assert layer(X).dtype == torch.float32
-    with pytest.raises(ValueError, match="precision='fp16'"):
-        training.autocast("cpu", "fp16")
+    with training.autocast("cpu", "fp16"):
+        assert layer(X).dtype == torch.float16
+    with pytest.raises(ValueError, match="precision='fp8'"):
+        training.autocast("cpu", "fp8")
 
 
 def test_bf16_training_step_stays_close_to_fp32():
@@ -97,15 +83,15 @@ def test_flip_tta_averages_image_and_mirror():
     torch.manual_seed(0)
     model = ReportCNN().eval()
     X, y = torch.rand(4, 1, 28, 28), torch.arange(4)
-    plain, _ = training.predict(model, TensorBatches(X, y, 2), "cpu")
-    mirror, _ = training.predict(model, TensorBatches(X.flip(-1), y, 2), "cpu")
-    tta, _ = training.predict(model, TensorBatches(X, y, 2), "cpu", flip_tta=True)
+    plain, _ = training.predict(model, TensorBatches(X, y, 2), CPU)
+    mirror, _ = training.predict(model, TensorBatches(X.flip(-1), y, 2), CPU)
+    tta, _ = training.predict(model, TensorBatches(X, y, 2), CPU, flip_tta=True)
     assert torch.allclose(tta, (plain + mirror) / 2, atol=1e-6)
     assert not torch.allclose(tta, plain)
 
 
 def test_fused_optimizer_detected_and_same_update_as_default():
-    assert training.fused_optimizer_available("cpu")  # torch >= 2.4 has a fused CPU Adam
+    assert config.fused_optimizer_available("cpu")  # torch >= 2.4 has a fused CPU Adam
     torch.manual_seed(0)
     X, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
     fused, plain = ReportCNN(), ReportCNN()
@@ -127,7 +113,7 @@ def test_fused_optimizer_fallback(monkeypatch):
         return real(params, **kw)
     real = torch.optim.Adam
     monkeypatch.setattr(torch.optim, "Adam", unsupported)
-    assert not training.fused_optimizer_available("cpu")
+    assert not config.fused_optimizer_available("cpu")
 
 
 @pytest.mark.parametrize("model_cls, shape", [(ReportCNN, (1, 28, 28)), (ReportSegNet, (3, 16, 16))])
@@ -146,9 +132,9 @@ def test_evaluation_does_not_depend_on_batch_size(model_cls, shape):
 
     def run(bs):  # each left in training mode by the caller, as after a training epoch
         model.train()
-        predicted = training.predict(model, TensorBatches(X, y, bs), "cpu", "fp32", False)
+        predicted = training.predict(model, TensorBatches(X, y, bs), CPU)
         model.train()
-        return predicted, training.evaluate(model, TensorBatches(X, y, bs), loss_fn, "cpu", "fp32", False)
+        return predicted, training.evaluate(model, TensorBatches(X, y, bs), loss_fn, CPU)
 
     results = {bs: run(bs) for bs in (1, 3, 10)}
     (probs, _), (loss, acc) = results[10]

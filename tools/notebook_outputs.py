@@ -6,13 +6,15 @@ redraw (thousands for a long training run). This keeps what a reader would see:
 consecutive stream outputs of the same name are merged, on each line only the text
 after the last ``\\r`` is kept, and streams left blank are dropped.
 
-    python -m helpers.notebook_outputs notebooks/*.ipynb
+    python -m tools.notebook_outputs notebooks/*.ipynb
 """
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+from helpers.files import atomic_write_text
 
 
 def collapse_carriage_returns(text: str) -> str:
@@ -54,7 +56,7 @@ def tidy_notebook(path: Path | str) -> bool:
             cell["outputs"] = tidy_outputs(cell.get("outputs", []))
     new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     if new != raw:
-        path.write_text(new)
+        atomic_write_text(path, new)
     return new != raw
 
 
