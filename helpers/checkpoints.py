@@ -5,7 +5,6 @@ Checkpoints live under ``checkpoints/`` (outside git). A re-run loads one only w
 """
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from . import config
+from .files import atomic_path
 
 
 class CheckpointError(RuntimeError):
@@ -36,12 +36,8 @@ def save_checkpoint(path: Path | str, model: nn.Module, run_config: dict,
         "history": history or {},
         "metrics": metrics or {},
     }
-    partial = path.with_name(path.name + ".part")
-    try:
-        torch.save(payload, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
@@ -61,7 +57,16 @@ def load_checkpoint(path: Path | str, model: nn.Module, run_config: dict | None 
         raise CheckpointError(f"{path} is truncated or not a checkpoint ({err}); "
                               "delete it and train again") from err
     if not isinstance(payload, dict) or not {"arch", "config", "state_dict"} <= payload.keys():
-        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint")
+        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint; delete it and train again")
+    kinds = {"arch": str, "config": dict, "state_dict": dict, "history": dict, "metrics": dict}
+    wrong = [f"{key} is a {type(payload[key]).__name__}, not a {kind.__name__}" for key, kind in kinds.items()
+             if key in payload and not isinstance(payload[key], kind)]
+    if isinstance(payload["state_dict"], dict):
+        wrong += [f"state_dict[{k!r}] is a {type(v).__name__}, not a tensor"
+                  for k, v in payload["state_dict"].items() if not torch.is_tensor(v)][:3]
+    if wrong:
+        raise CheckpointError(f"{path} is not a checkpoint written by save_checkpoint ({'; '.join(wrong)}); "
+                              "delete it and train again")
     arch = type(model).__name__
     if payload["arch"] != arch:
         raise CheckpointError(f"{path} holds a {payload['arch']}, not a {arch}")

@@ -11,9 +11,30 @@ import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix as _sk_confusion
 
 
+def check_labels(labels, num_classes: int, name: str = "labels") -> np.ndarray:
+    """``labels`` as an integer array, checked to hold only classes 0..num_classes-1.
+
+    A value outside that range would silently count as a negative for every class (AP)
+    or drop out of the confusion matrix (IoU, accuracy); float labels are a sign of a
+    mix-up with scores. Both are a ValueError naming ``name``.
+    """
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class indices, got dtype {labels.dtype} "
+                         "(scores or probabilities passed as labels?)")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise ValueError(f"{name} holds class {int(bad)}; with {num_classes} classes they must be "
+                         f"0..{num_classes - 1}")
+    return labels
+
+
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     """``(C, C)`` counts; row = true class, column = predicted class."""
-    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    y_true = check_labels(y_true, num_classes, "y_true").ravel()
+    y_pred = check_labels(y_pred, num_classes, "y_pred").ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {y_true.size} items but y_pred has {y_pred.size}")
     return _sk_confusion(y_true, y_pred, labels=np.arange(num_classes))
 
 
@@ -60,7 +81,7 @@ def average_precision_per_class(probs, labels, class_names=None) -> np.ndarray:
         columns = lambda c: probs[:, c]  # noqa: E731
     else:
         raise ValueError(f"probs must be (N, C) or (N, C, H, W), got shape {probs.shape}")
-    flat = labels.reshape(-1)
+    flat = check_labels(labels, num_classes).reshape(-1)
     if flat.size != probs.size // num_classes:
         raise ValueError(f"labels {labels.shape} do not match probs {probs.shape}")
     ap = np.full(num_classes, np.nan)

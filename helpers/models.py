@@ -10,6 +10,19 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def check_size(model: nn.Module, X: torch.Tensor, multiple: int) -> None:
+    """Raise a ValueError naming the size ``model`` needs unless ``X``'s height and
+    width are multiples of ``multiple`` (each pooling halves them, each upsampling
+    doubles them back: an odd size would come back one pixel short)."""
+    if X.dim() != 4:
+        raise ValueError(f"{type(model).__name__} takes a batch (N, C, H, W), got shape {tuple(X.shape)}")
+    H, W = X.shape[-2:]
+    if H % multiple or W % multiple:
+        fit = f"{H - H % multiple or multiple}x{W - W % multiple or multiple}"
+        raise ValueError(f"{type(model).__name__} needs an image height and width divisible by {multiple}; "
+                         f"got {H}x{W} (crop or resize to, e.g., {fit})")
+
+
 class ReportCNN(nn.Module):
     """The report's classifier: [Conv3x3 -> ReLU -> MaxPool] x 2 -> FC -> ReLU -> FC.
 
@@ -40,6 +53,9 @@ class ReportCNN(nn.Module):
         )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        if X.dim() != 4 or tuple(X.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"ReportCNN takes grey 28x28 images, a batch of shape (N, 1, 28, 28); "
+                             f"got {tuple(X.shape)}")
         return self.classifier(self.features(X))
 
 
@@ -66,6 +82,7 @@ class ReportSegNet(nn.Module):
         )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        check_size(self, X, 4)  # two max-pools down, two stride-2 transposed convolutions up
         return self.layers(X)
 
 
@@ -122,6 +139,7 @@ class UNet(nn.Module):
         self.classify = nn.Conv2d(c_in, n_class, 1)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        check_size(self, X, 2 ** (len(self.down) - 1))
         skips = []
         for i, block in enumerate(self.down):
             X = block(X if i == 0 else self.pool(X))

@@ -34,12 +34,14 @@ def test_course_split_without_val_folder(tmp_path, monkeypatch):
 def test_env_var_then_default(tiny_facades, monkeypatch, tmp_path):
     monkeypatch.setenv("FACADES_DIR", str(tiny_facades))
     assert facades.find_facades_dir() == tiny_facades
-    monkeypatch.setenv("FACADES_DIR", str(tmp_path / "missing"))
+    monkeypatch.delenv("FACADES_DIR")
+    monkeypatch.setattr(facades, "DEFAULT_DIR", tiny_facades)
+    assert facades.find_facades_dir() == tiny_facades
     monkeypatch.setattr(facades, "DEFAULT_DIR", tmp_path / "default")
     with pytest.raises(DataError) as err:
         facades.find_facades_dir()
     message = str(err.value)
-    assert str(tmp_path / "missing") in message and str(tmp_path / "default") in message
+    assert str(tmp_path / "default") in message and "FACADES_DIR is not set" in message
     assert "python -m helpers.facades --download" in message
     assert "relative path" not in message
 
