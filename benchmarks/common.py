@@ -6,13 +6,18 @@ path, so ``import common`` finds this module.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
-from helpers import config, facades
+from helpers import config, data, facades, models, training
+from helpers.files import atomic_write_text
 
 
 class FacadeFiles(Dataset):
@@ -27,6 +32,18 @@ class FacadeFiles(Dataset):
     def __getitem__(self, i):
         photo, label = facades.read_pair(self.photos[i], self.photos[i].with_suffix(".png"))
         return facades.scale_photos(torch.from_numpy(photo).permute(2, 0, 1)), torch.from_numpy(label.astype(np.int64))
+
+
+def shapes_text(shapes) -> str:
+    """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
+    return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+def write_json(path: Path | str, result: dict) -> Path:
+    """Write a benchmark's result file (through a temporary file) and say so."""
+    path = atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
 
 
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:
@@ -44,12 +61,93 @@ def pick_fast_path(parser: argparse.ArgumentParser, precision: str) -> config.Fa
         parser.error(str(err))
 
 
-# The notebooks' four models as the benchmarks train them: (model class, training batch
-# shape, classes, label shape per image). Batch sizes are the notebooks'; the U-Net
-# trains on 128x128 crops.
-NOTEBOOK_MODELS = {
-    "report_cnn": ("ReportCNN", (64, 1, 28, 28), 10, ()),
-    "strong_cnn": ("StrongCNN", (128, 1, 28, 28), 10, ()),
-    "report_segnet": ("ReportSegNet", (8, 3, 256, 256), 5, (256, 256)),
-    "unet": ("UNet", (16, 3, 128, 128), 5, (128, 128)),
+@dataclass(frozen=True)
+class Recipe:
+    """One notebook model's training recipe, as the benchmarks rebuild it.
+
+    The notebooks spell their recipes out in their cells, for readers;
+    ``tests/test_benchmarks.py`` reads those cells and checks that every field here
+    matches, so a benchmark always measures what the notebooks run.
+    """
+
+    name: str
+    model: str                 # class name in helpers.models
+    batch_size: int
+    image_shape: tuple         # one training input (the U-Net trains on crops)
+    eval_shape: tuple          # one evaluation input
+    num_classes: int
+    epochs: int
+    optimizer: str             # "Adam" or "AdamW"
+    lr: float                  # the learning rate, or the one-cycle peak
+    weight_decay: float = 0.0
+    fused: bool = False        # the notebook asks for a fused step where the device has one
+    label_smoothing: float = 0.0
+    eval_batch: int = data.EVAL_BATCH
+
+    @property
+    def segmentation(self) -> bool:
+        return len(self.image_shape) == 3 and self.image_shape[0] == 3
+
+    def fast_path(self, fast: config.FastPath) -> config.FastPath:
+        """``fast`` as this recipe uses it: a fused optimizer step only where the notebook
+        asks for one and the device has one."""
+        return dataclasses.replace(fast, fused_optimizer=fast.fused_optimizer and self.fused)
+
+    def build(self, fast: config.FastPath, **model_kw):
+        """``(model, optimizer, loss_fn)`` on ``fast``'s device, seeded."""
+        torch.manual_seed(0)
+        model = training.prepare_model(getattr(models, self.model)(**model_kw), fast)
+        optimizer_cls = getattr(torch.optim, self.optimizer)
+        optimizer = optimizer_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
+                                  fused=self.fast_path(fast).fused_optimizer or None)
+        return model, optimizer, nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+
+    def random_batch(self, fast: config.FastPath, n: int | None = None, shape: tuple | None = None):
+        """Random inputs and labels of the recipe's training shape (the cost of a step does
+        not depend on pixel values): ``(X, y)`` on the device."""
+        shape = shape or self.image_shape
+        n = n or self.batch_size
+        X = training.to_device(torch.randn(n, *shape), fast)
+        y = torch.randint(0, self.num_classes, (n, *shape[1:]) if self.segmentation else (n,))
+        return X, y.to(fast.device)
+
+
+FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
+RECIPES = {
+    "report_cnn": Recipe("report_cnn", "ReportCNN", 64, FASHION, FASHION, 10, epochs=10, optimizer="Adam",
+                         lr=1e-3, fused=True),
+    "strong_cnn": Recipe("strong_cnn", "StrongCNN", 128, FASHION, FASHION, 10, epochs=30, optimizer="AdamW",
+                         lr=3e-3, weight_decay=5e-4, fused=True, label_smoothing=0.1),
+    "report_segnet": Recipe("report_segnet", "ReportSegNet", 8, PHOTO, PHOTO, 5, epochs=20, optimizer="Adam",
+                            lr=1e-3, weight_decay=1e-5, eval_batch=facades.EVAL_BATCH),
+    "unet": Recipe("unet", "UNet", 16, CROP, PHOTO, 5, epochs=60, optimizer="AdamW", lr=3e-3,
+                   weight_decay=1e-4, eval_batch=facades.EVAL_BATCH),
 }
+
+
+def parse_models(parser: argparse.ArgumentParser, names: str, allowed=tuple(RECIPES)) -> list[Recipe]:
+    """``--models a,b`` as recipes; an unknown name is a usage error that lists the choices."""
+    chosen = names.split(",")
+    unknown = sorted(set(chosen) - set(allowed))
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return [RECIPES[name] for name in chosen]
+
+
+def train_and_predict(recipe: Recipe, fast: config.FastPath, splits: data.Splits, transform=None,
+                      epochs: int | None = None, cosine: bool = False):
+    """Train a report model with its notebook recipe (seed 0) on ``splits`` and predict
+    the test split: ``(probs, y, history)``. ``cosine`` decays the learning rate to zero
+    over the run, as the classification notebook does."""
+    epochs = epochs or recipe.epochs
+    model, optimizer, loss_fn = recipe.build(fast)
+    loader = data.TensorBatches(splits.X_train, splits.y_train, recipe.batch_size, shuffle=True,
+                                generator=torch.Generator().manual_seed(0), device=fast.device, transform=transform)
+    val, test = (data.TensorBatches(X, y, recipe.eval_batch, device=fast.device, transform=transform)
+                 for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
+                 if cosine else None)
+    history = training.train(model, loader, val, loss_fn, optimizer, epochs, fast,
+                             evals_per_epoch=4 if cosine else 1, scheduler=scheduler, progress=False)
+    probs, y = training.predict(model, test, fast)
+    return probs, y, history

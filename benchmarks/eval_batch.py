@@ -23,40 +23,24 @@ for the facades) are marked in the output.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from common import add_precision_argument, pick_fast_path
-from helpers import config, data, facades, training
-from helpers.models import ReportCNN, ReportSegNet, StrongCNN, UNet
+from common import RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
+from helpers import config, data, training
 
-# name: (model class, image shape, classes, label shape per image, images per pass, batch sizes,
-#        the notebooks' evaluation batch size)
-CLASSIFY = ((1, 28, 28), 10, (), 10_000, (64, 128, 256, 512, 1000), data.EVAL_BATCH)
-SEGMENT = ((3, 256, 256), 5, (256, 256), 106, (1, 2, 4, 8, 16), facades.EVAL_BATCH)
-MODELS = {
-    "report_cnn": (ReportCNN, *CLASSIFY),
-    "strong_cnn": (StrongCNN, *CLASSIFY),
-    "report_segnet": (ReportSegNet, *SEGMENT),
-    "unet": (UNet, *SEGMENT),
-}
+# images per pass (a validation set's size) and the batch sizes tried, by kind of model
+SWEEP = {"classification": (10_000, (64, 128, 256, 512, 1000)), "segmentation": (106, (1, 2, 4, 8, 16))}
 
 
-def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, rounds,
-          fast: config.FastPath) -> dict[int, list[float]]:
-    """Evaluation samples/s of one model at each batch size, per round."""
+def sweep(recipe: Recipe, n_images: int, batch_sizes, rounds, fast: config.FastPath) -> dict[int, list[float]]:
+    """Evaluation samples/s of one notebook model at each batch size, per round."""
     device = fast.device
-    torch.manual_seed(0)
-    model = training.prepare_model(model_cls(), fast)
-    X = torch.randn(n_images, *image_shape)
-    y = torch.randint(0, n_classes, (n_images, *label_shape))
+    model, _, loss_fn = recipe.build(fast)
+    X, y = recipe.random_batch(config.plain_path("cpu"), n_images, recipe.eval_shape)
     loaders = {bs: data.TensorBatches(X, y, bs, device=device) for bs in batch_sizes}
-    loss_fn = nn.CrossEntropyLoss()
 
     def one_pass(bs):
         training.synchronize(device)
@@ -77,15 +61,12 @@ def sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes per batch size (median reported)")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--models", default=",".join(RECIPES), help=f"comma-separated, from {', '.join(RECIPES)}")
     parser.add_argument("--images", type=int, default=None, help="images per pass (default: a validation set's size)")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "eval_batch.json"))
     add_precision_argument(parser)
     args = parser.parse_args(argv)
-    names = args.models.split(",")
-    unknown = set(names) - set(MODELS)
-    if unknown:
-        parser.error(f"--models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    recipes = parse_models(parser, args.models)
     if args.rounds < 1:
         parser.error(f"--rounds={args.rounds} must be at least 1")
     if args.images is not None and args.images < 1:
@@ -94,13 +75,14 @@ def main(argv=None):
     fast = pick_fast_path(parser, args.precision)
     print(f"{fast.describe()}; {torch.get_num_threads()} threads, torch {torch.__version__}\n")
     rows = []
-    for name in names:
-        model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, notebooks = MODELS[name]
+    for recipe in recipes:
+        name, notebooks = recipe.name, recipe.eval_batch
+        n_images, batch_sizes = SWEEP["segmentation" if recipe.segmentation else "classification"]
         n_images = args.images or n_images
-        rates = sweep(model_cls, image_shape, n_classes, label_shape, n_images, batch_sizes, args.rounds,
-                      fast)
+        rates = sweep(recipe, n_images, batch_sizes, args.rounds, fast)
         best = max(batch_sizes, key=lambda bs: np.median(rates[bs]))
-        print(f"{name} ({n_images:,} images of {'x'.join(map(str, image_shape))} per pass): samples/s by batch size")
+        print(f"{name} ({n_images:,} images of {'x'.join(map(str, recipe.eval_shape))} per pass): "
+              "samples/s by batch size")
         for bs in batch_sizes:
             rate = float(np.median(rates[bs]))
             rows.append(dict(model=name, batch_size=bs, samples_per_s=round(rate, 2),
@@ -111,8 +93,7 @@ def main(argv=None):
         print(flush=True)
     out = dict(rows=rows, **fast.record(), threads=torch.get_num_threads(), torch=torch.__version__,
                rounds=args.rounds)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, out)
     return out
 
 

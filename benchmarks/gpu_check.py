@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from common import NOTEBOOK_MODELS
-from helpers import config, data, models, training
-from helpers.files import atomic_write_text
+from common import RECIPES, Recipe, train_and_predict, write_json
+from helpers import config, data, training
 
 
 def supported_precisions(fast: config.FastPath) -> list[str]:
@@ -47,29 +44,21 @@ def supported_precisions(fast: config.FastPath) -> list[str]:
     return ["fp32"] + (["bf16"] if config.cpu_has_bf16() else [])
 
 
-def batch_shapes(name: str, tiny: bool) -> tuple[tuple, tuple]:
-    """The notebook's training batch shape and label shape of one model; with ``tiny``,
-    2 images and segmentation inputs a quarter of the side (fp16 is very slow on CPUs)."""
-    _, batch_shape, _, label_shape = NOTEBOOK_MODELS[name]
+def batch_shape(recipe: Recipe, tiny: bool) -> tuple:
+    """The notebook's training batch shape of one model; with ``tiny``, 2 images, and
+    segmentation inputs a quarter of the side (fp16 is very slow on CPUs)."""
     if not tiny:
-        return batch_shape, label_shape
-    if label_shape:
-        label_shape = tuple(side // 4 for side in label_shape)
-        return (2, batch_shape[1], *label_shape), label_shape
-    return (2, *batch_shape[1:]), label_shape
+        return (recipe.batch_size, *recipe.image_shape)
+    channels, *sides = recipe.image_shape
+    return (2, channels, *(side // 4 for side in sides)) if recipe.segmentation else (2, *recipe.image_shape)
 
 
-def train_rate(name: str, fast: config.FastPath, warmup: int, steps: int, tiny: bool = False) -> float:
-    """Training samples/s of one notebook model on random batches of its notebook shape."""
-    cls_name, _, n_classes, _ = NOTEBOOK_MODELS[name]
-    batch_shape, label_shape = batch_shapes(name, tiny)
-    torch.manual_seed(0)
-    model = training.prepare_model(getattr(models, cls_name)(), fast)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fast.fused_optimizer or None)
+def train_rate(recipe: Recipe, fast: config.FastPath, warmup: int, steps: int, tiny: bool = False) -> float:
+    """Training samples/s of one notebook model (its recipe's optimizer) on random batches."""
+    shape = batch_shape(recipe, tiny)
+    model, optimizer, loss_fn = recipe.build(fast)
     scaler = training.make_scaler(fast)
-    loss_fn = nn.CrossEntropyLoss()
-    X = training.to_device(torch.randn(batch_shape), fast)
-    y = torch.randint(0, n_classes, (batch_shape[0], *label_shape)).to(fast.device)
+    X, y = recipe.random_batch(fast, shape[0], shape[1:])
     model.train()
     for _ in range(warmup):  # cuDNN benchmark mode and oneDNN pick their kernels here
         training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
@@ -78,27 +67,17 @@ def train_rate(name: str, fast: config.FastPath, warmup: int, steps: int, tiny: 
     for _ in range(steps):
         training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
     training.synchronize(fast.device)
-    return steps * batch_shape[0] / (time.perf_counter() - start)
+    return steps * shape[0] / (time.perf_counter() - start)
 
 
 def train_report_cnn(fast: config.FastPath, fashion_dir: Path, fashion_root: Path, tiny: bool) -> dict:
     """The classification notebook's report-CNN recipe, end to end; seconds and test accuracy."""
-    generator = config.seed_everything(0)
-    fashion = data.load_fashion_mnist(val_size=5 if tiny else 10_000, generator=generator, root=fashion_root,
-                                      debian_dir=fashion_dir, download=False)
-    epochs = 1 if tiny else 10
-    normalize = data.standardize(fashion.X_train)
-    loader = data.TensorBatches(fashion.X_train, fashion.y_train, 64, shuffle=True, generator=generator,
-                                device=fast.device, transform=normalize)
-    val = data.TensorBatches(fashion.X_val, fashion.y_val, data.EVAL_BATCH, device=fast.device, transform=normalize)
-    test = data.TensorBatches(fashion.X_test, fashion.y_test, data.EVAL_BATCH, device=fast.device,
-                              transform=normalize)
-    model = training.prepare_model(models.ReportCNN(), fast)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fast.fused_optimizer)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
-    history = training.train(model, loader, val, nn.CrossEntropyLoss(), optimizer, epochs, fast,
-                             evals_per_epoch=4, scheduler=scheduler, progress=False)
-    probs, y = training.predict(model, test, fast)
+    fashion = data.load_fashion_mnist(val_size=5 if tiny else 10_000, generator=torch.Generator().manual_seed(0),
+                                      root=fashion_root, debian_dir=fashion_dir, download=False)
+    recipe = RECIPES["report_cnn"]
+    epochs = 1 if tiny else recipe.epochs
+    probs, y, history = train_and_predict(recipe, fast, fashion, data.standardize(fashion.X_train),
+                                          epochs=epochs, cosine=True)
     return dict(epochs=epochs, precision=fast.precision, train_seconds=round(history["seconds"], 2),
                 skipped_steps=history["skipped_steps"], val_accuracy=history["val_acc"][-1],
                 test_accuracy=float((probs.argmax(1) == y).float().mean()), train_images=len(fashion.X_train))
@@ -129,13 +108,13 @@ def main(argv=None):
     print(fast.describe(), flush=True)
     warmup, steps = (1, 2) if args.tiny else (15, 60)
     rows = []
-    for name in NOTEBOOK_MODELS:
+    for recipe in RECIPES.values():
         for precision in precisions:
             path = dataclasses.replace(fast, precision=precision)
-            rate = train_rate(name, path, warmup, steps, args.tiny)
-            rows.append(dict(model=name, precision=precision, batch_shape=list(batch_shapes(name, args.tiny)[0]),
+            rate = train_rate(recipe, path, warmup, steps, args.tiny)
+            rows.append(dict(model=recipe.name, precision=precision, batch_shape=list(batch_shape(recipe, args.tiny)),
                              train_samples_per_s=round(rate, 1)))
-            print(f"  {name:<14} {precision:<5} {rate:12,.1f} training samples/s", flush=True)
+            print(f"  {recipe.name:<14} {precision:<5} {rate:12,.1f} training samples/s", flush=True)
     result = dict(fast_path=dict(fast.record(), reason=fast.reason), torch=torch.__version__,
                   cuda=torch.version.cuda, throughput=rows, tiny=args.tiny)
     if not args.skip_training:
@@ -143,8 +122,7 @@ def main(argv=None):
                                                                 Path(args.fashion_root), args.tiny)
         print(f"report CNN, {run['epochs']} epochs in {fast.precision}: {run['train_seconds']:.1f} s, "
               f"test accuracy {run['test_accuracy']:.2%} ({run['skipped_steps']} steps skipped by the scaler)")
-    out = atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_json(args.out, result)
     return result
 
 

@@ -16,29 +16,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-import torch
-from torch import nn
 
-from common import add_precision_argument, pick_fast_path
-from helpers import config, data, facades, metrics, training
-from helpers.models import ReportCNN, ReportSegNet
-
-
-def run(model_fn, splits, batch_size, epochs, optimizer_kw, fast: config.FastPath, transform=None, cosine=False):
-    X_train, y_train, X_test, y_test = splits
-    device = fast.device
-    generator = config.seed_everything(0)
-    model = training.prepare_model(model_fn(), fast)
-    loader = data.TensorBatches(X_train, y_train, batch_size, shuffle=True, generator=generator,
-                                device=device, transform=transform)
-    test = data.TensorBatches(X_test, y_test, 16, device=device, transform=transform)
-    optimizer = torch.optim.Adam(model.parameters(), fused=fast.fused_optimizer or None, **optimizer_kw)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
-                 if cosine else None)
-    history = training.train(model, loader, test, nn.CrossEntropyLoss(), optimizer, epochs, fast,
-                             evals_per_epoch=1, scheduler=scheduler, progress=False)
-    probs, y = training.predict(model, test, fast)
-    return probs, y, history["seconds"]
+from common import RECIPES, add_precision_argument, pick_fast_path, train_and_predict, write_json
+from helpers import config, data, facades, metrics
 
 
 def main(argv=None):
@@ -58,8 +38,9 @@ def main(argv=None):
     if "cnn" in args.models:
         f = data.load_fashion_mnist(generator=config.seed_everything(0))
         for name, path in setups.items():
-            probs, y, seconds = run(ReportCNN, (f.X_train, f.y_train, f.X_test, f.y_test), 64, 10,
-                                    dict(lr=1e-3), path, data.standardize(f.X_train), cosine=True)
+            probs, y, history = train_and_predict(RECIPES["report_cnn"], path, f, data.standardize(f.X_train),
+                                                  cosine=True)
+            seconds = history["seconds"]
             acc = float((probs.argmax(1) == y).float().mean())
             out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds,
                                   "fused_optimizer": path.fused_optimizer}
@@ -70,9 +51,8 @@ def main(argv=None):
     if "segnet" in args.models:
         fac = facades.load_facades()
         for name, path in setups.items():
-            path = dataclasses.replace(path, fused_optimizer=False)  # the notebook's recipe: default Adam
-            probs, y, seconds = run(ReportSegNet, (fac.X_train, fac.y_train, fac.X_test, fac.y_test), 8, 20,
-                                    dict(lr=1e-3, weight_decay=1e-5), path, facades.scale_photos)
+            probs, y, history = train_and_predict(RECIPES["report_segnet"], path, fac, facades.scale_photos)
+            seconds = history["seconds"]
             ap = metrics.average_precision_per_class(probs.numpy(), y.numpy(), fac.classes)
             out[f"segnet_{name}"] = {"mean_ap": metrics.mean_ap(ap), "ap_per_class": ap.tolist(),
                                      "train_seconds": seconds}
@@ -80,8 +60,7 @@ def main(argv=None):
                   f"{metrics.mean_ap(ap):.3f} ({', '.join(f'{a:.3f}' for a in ap)}), {seconds:.0f} s", flush=True)
         diff = out["segnet_fast"]["mean_ap"] - out["segnet_fp32"]["mean_ap"]
         print(f"  difference: {diff:+.3f} mean AP (tolerance 0.01)")
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -23,37 +23,25 @@ operator; the step's wall time without it is printed alongside.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import time
-from pathlib import Path
 
 import torch
-from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from common import add_precision_argument, pick_fast_path
+from common import Recipe, add_precision_argument, parse_models, pick_fast_path, shapes_text, write_json
 from helpers import config, training
-from helpers.results import shapes_text
-from helpers.models import ReportCNN, ReportSegNet
 
-MODELS = {  # name: (model class, batch shape, classes, label shape per image, steps)
-    "report_cnn": (ReportCNN, (64, 1, 28, 28), 10, (), 100),
-    "report_segnet": (ReportSegNet, (8, 3, 256, 256), 5, (256, 256), 8),
-}
+STEPS = {"report_cnn": 100, "report_segnet": 8}  # profiled steps per model (default)
 
 
-def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, fast: config.FastPath, top=12):
-    """Profile ``steps`` training steps (``training.train_step``); return the wall time per
-    step (unprofiled) and the ``top`` operators by self time per step, plus the rest."""
+def op_profile(recipe: Recipe, steps: int, fast: config.FastPath, top=12):
+    """Profile ``steps`` training steps (``training.train_step``) of the notebook recipe;
+    return the wall time per step (unprofiled) and the ``top`` operators by self time per
+    step, plus the rest."""
     device = fast.device
-    torch.manual_seed(0)
-    model = training.prepare_model(model_cls(), fast)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fast.fused_optimizer or None)
+    model, optimizer, loss_fn = recipe.build(fast)
     scaler = training.make_scaler(fast)
-    loss_fn = nn.CrossEntropyLoss()
-    X = training.to_device(torch.randn(batch_shape), fast)
-    y = torch.randint(0, n_classes, (batch_shape[0], *label_shape)).to(device)
+    X, y = recipe.random_batch(fast)
 
     def step():
         training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
@@ -96,14 +84,12 @@ def op_profile(model_cls, batch_shape, n_classes, label_shape, steps, fast: conf
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=None, help="training steps profiled per model")
-    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--models", default=",".join(STEPS), help=f"comma-separated, from {', '.join(STEPS)}")
     parser.add_argument("--top", type=int, default=12, help="operators listed per model (the rest are summed)")
     parser.add_argument("--out", default=str(config.REPO_ROOT / "benchmarks" / "profile_ops.json"))
     add_precision_argument(parser)
     args = parser.parse_args(argv)
-    unknown = set(args.models.split(",")) - set(MODELS)
-    if unknown:
-        parser.error(f"--models: unknown {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    recipes = parse_models(parser, args.models, tuple(STEPS))
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps={args.steps} must be at least 1")
 
@@ -111,23 +97,21 @@ def main(argv=None):
     print(f"{fast.describe()}; {torch.get_num_threads()} threads, torch {torch.__version__}; "
           "fused Adam for the CNN only, as in the notebooks\n")
     results = {}
-    for name in args.models.split(","):
-        model_cls, batch_shape, n_classes, label_shape, steps = MODELS[name]
-        steps = args.steps or steps
-        use_fused = fast.fused_optimizer and name == "report_cnn"  # the notebooks' recipes: the CNN only
-        res = op_profile(model_cls, batch_shape, n_classes, label_shape, steps,
-                         dataclasses.replace(fast, fused_optimizer=use_fused), args.top)
-        res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=use_fused)
+    for recipe in recipes:
+        name, steps = recipe.name, args.steps or STEPS[recipe.name]
+        path = recipe.fast_path(fast)  # the notebooks' recipes: fused Adam for the CNN only
+        res = op_profile(recipe, steps, path, args.top)
+        batch_shape = (recipe.batch_size, *recipe.image_shape)
+        res.update(batch_shape=list(batch_shape), steps=steps, fused_optimizer=path.fused_optimizer)
         results[name] = res
-        print(f"{name}, batch {tuple(batch_shape)}: {res['wall_ms_per_step']:.2f} ms per training step "
+        print(f"{name}, batch {batch_shape}: {res['wall_ms_per_step']:.2f} ms per training step "
               f"({res['profiled_ms_per_step']:.2f} ms of operator time under the profiler)")
         for op in res["ops"]:
             print(f"  {op['ms_per_step']:8.3f} ms {100 * op['share']:5.1f} %  {op['op']:<34} "
                   f"{shapes_text(op['input_shapes'])}")
         print(flush=True)
     out = dict(models=results, **fast.record(), threads=torch.get_num_threads(), torch=torch.__version__)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, out)
     return out
 
 

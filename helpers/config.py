@@ -91,6 +91,16 @@ def figure_dir(part: str) -> Path:
     return path
 
 
+def display_path(path: Path | str) -> str:
+    """``path`` as a notebook should print it: relative to the output root (the
+    repository in a full run), never showing the folders of the machine that ran it."""
+    path = Path(path)
+    for root in (output_root(), REPO_ROOT):
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return path.name
+
+
 def checkpoint_dir() -> Path:
     path = output_root() / "checkpoints"
     path.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,14 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     return _sk_confusion(y_true, y_pred, labels=np.arange(num_classes))
 
 
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of items (images or pixels) whose predicted class is the true one."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    if y_true.shape != y_pred.shape or not y_true.size:
+        raise ValueError(f"y_true has {y_true.size} items and y_pred {y_pred.size}: they must match and not be empty")
+    return float((y_true == y_pred).mean())
+
+
 def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
     """Accuracy within each true class, ``(C,)``; NaN for a class with no examples."""
     cm = confusion_matrix(y_true, y_pred, num_classes)
@@ -54,6 +62,12 @@ def iou_per_class(cm: np.ndarray) -> np.ndarray:
     union = cm.sum(axis=0) + cm.sum(axis=1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+
+
+def mean_iou(iou) -> float:
+    """Mean IoU over the classes whose IoU is defined (present or predicted)."""
+    iou = np.asarray(iou, dtype=np.float64)
+    return float("nan") if np.isnan(iou).all() else float(np.nanmean(iou))
 
 
 def pixel_accuracy(cm: np.ndarray) -> float:

@@ -63,11 +63,11 @@ class ReportSegNet(nn.Module):
     """The report's encoder-decoder for segmentation, layer for layer.
 
     Input ``(N, 3, H, W)`` with H, W divisible by 4; output per-pixel class scores
-    ``(N, n_class, H, W)``. The report lists the second BatchNorm as
+    ``(N, num_classes, H, W)``. The report lists the second BatchNorm as
     ``BatchNorm2d(32)`` after a 64-channel convolution, which cannot run; it is 64 here.
     """
 
-    def __init__(self, n_class: int = 5):
+    def __init__(self, num_classes: int = 5):
         super().__init__()
         self.layers = nn.Sequential(
             nn.Conv2d(3, 32, 3, stride=1, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
@@ -78,7 +78,7 @@ class ReportSegNet(nn.Module):
             nn.ConvTranspose2d(64, 64, 2, stride=2, padding=0),              # H/2
             nn.Conv2d(64, 32, 3, stride=1, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.ConvTranspose2d(32, 32, 2, stride=2, padding=0),              # H
-            nn.Conv2d(32, n_class, 3, stride=1, padding=1),
+            nn.Conv2d(32, num_classes, 3, stride=1, padding=1),
         )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -120,10 +120,10 @@ class UNet(nn.Module):
     at each resolution (skip connections), so thin structures survive the downsampling.
 
     Input ``(N, 3, H, W)`` with H, W divisible by ``2 ** (len(widths) - 1)``; output
-    ``(N, n_class, H, W)``.
+    ``(N, num_classes, H, W)``.
     """
 
-    def __init__(self, n_class: int = 5, widths=(16, 32, 64, 128)):
+    def __init__(self, num_classes: int = 5, widths=(16, 32, 64, 128)):
         super().__init__()
         self.down = nn.ModuleList()
         c_in = 3
@@ -136,7 +136,7 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(c_in, width, 2, stride=2))
             self.merge.append(nn.Sequential(*conv_bn_relu(2 * width, width), *conv_bn_relu(width, width)))
             c_in = width
-        self.classify = nn.Conv2d(c_in, n_class, 1)
+        self.classify = nn.Conv2d(c_in, num_classes, 1)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         check_size(self, X, 2 ** (len(self.down) - 1))

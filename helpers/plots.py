@@ -2,7 +2,7 @@
 
 Files go to ``figures/<part>/<name>.png`` under ``config.output_root()`` (the repo
 root in a full run, a temporary folder in smoke mode), at a fixed size and dpi so
-that reruns write the same files.
+that reruns write the same files; ``config.figure_dir(part)`` is the folder.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ GREEN, RED = "#1a9641", "#d7191c"
 
 def save_figure(fig: plt.Figure, part: str, name: str) -> Path:
     """Save ``fig`` as ``figures/<part>/<name>.png``, then show it (in a notebook)
-    or close it (elsewhere). Returns the path written."""
+    or close it (elsewhere). Returns the path written; the figure helpers below return
+    nothing, so a notebook cell that ends with one shows the figure and no stray value."""
     path = config.figure_dir(part) / f"{name}.png"
     with atomic_path(path) as tmp:  # an interrupted save leaves the previous PNG intact
         fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
@@ -36,7 +37,7 @@ def save_figure(fig: plt.Figure, part: str, name: str) -> Path:
 
 
 def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=None,
-                cmap: str = "gray") -> Path:
+                cmap: str = "gray") -> None:
     """A grid of images ``(N, H, W)`` or ``(N, H, W, 3)`` with one title each."""
     images = np.asarray(images)
     n = len(images)
@@ -50,11 +51,11 @@ def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=Non
         if i < n:
             ax.imshow(images[i], cmap=cmap)
             ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
 def plot_curves(history: dict, part: str, name: str, x: str = "samples",
-                metrics=("loss", "acc"), title: str = "") -> Path:
+                metrics=("loss", "acc"), title: str = "") -> None:
     """Training and validation curves from a :func:`helpers.training.train` history.
 
     ``x`` is ``"samples"`` (training samples seen) or ``"epoch"``.
@@ -72,11 +73,11 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
 def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "accuracy",
-                   title: str = "") -> Path:
+                   title: str = "") -> None:
     """Grouped bars: one group per class, one bar per series in ``values``
     (series name -> ``(C,)`` array), with each bar's value written above it."""
     n_series = len(values)
@@ -94,10 +95,10 @@ def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "a
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
-def plot_confusion(matrices: dict, classes, part: str, name: str) -> Path:
+def plot_confusion(matrices: dict, classes, part: str, name: str) -> None:
     """Row-normalised confusion matrices (title -> ``(C, C)`` counts) side by side."""
     n = len(matrices)
     fig, axes = plt.subplots(1, n, figsize=(7 * n, 6), squeeze=False)
@@ -111,10 +112,10 @@ def plot_confusion(matrices: dict, classes, part: str, name: str) -> Path:
         ax.set_ylabel("true class")
         ax.set_title(f"{title} (row-normalised)")
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
-def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2) -> Path:
+def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2) -> None:
     """For each class, the first ``per_class`` correct predictions (green title)
     and the first ``per_class`` wrong ones (red title), in test-set order.
 
@@ -143,10 +144,10 @@ def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_
             ax.set_title(f"true: {classes[y_true[i]]}\npred: {classes[y_pred[i]]}",
                          fontsize=7, color=color)
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
-def show_filters(weight, part: str, name: str, ncols: int = 8) -> Path:
+def show_filters(weight, part: str, name: str, ncols: int = 8) -> None:
     """First-layer kernels ``(K, 1, kh, kw)`` as a grid, each on its own colour scale
     (blue negative, red positive)."""
     weight = np.asarray(weight)[:, 0]
@@ -160,7 +161,7 @@ def show_filters(weight, part: str, name: str, ncols: int = 8) -> Path:
             ax.imshow(weight[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
             ax.set_title(f"#{i}", fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
 def label_legend(classes, palette) -> list:
@@ -168,7 +169,7 @@ def label_legend(classes, palette) -> list:
             for i, c in enumerate(classes)]
 
 
-def show_segmentations(columns: dict, classes, palette, part: str, name: str) -> Path:
+def show_segmentations(columns: dict, classes, palette, part: str, name: str) -> None:
     """Rows of photos beside label maps.
 
     ``columns``: title -> list of images; photos ``(H, W, 3)`` uint8, label maps
@@ -190,10 +191,10 @@ def show_segmentations(columns: dict, classes, palette, part: str, name: str) ->
     fig.legend(handles=label_legend(classes, palette), loc="lower center", ncol=len(classes),
                frameon=False)
     fig.tight_layout(rect=(0, 0.5 / (2.6 * nrows + 0.6), 1, 1))
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)
 
 
-def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int = 2000) -> Path:
+def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int = 2000) -> None:
     """One-vs-rest precision-recall curve of each class over every pixel (or image).
 
     ``probs`` ``(N, C, ...)``, ``labels`` ``(N, ...)``. Curves are thinned to
@@ -216,4 +217,4 @@ def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    return save_figure(fig, part, name)
+    save_figure(fig, part, name)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from helpers import config, facades, metrics, plots, results
-from helpers.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from helpers.checkpoints import CheckpointError, load_checkpoint
 from helpers.data import DataError, load_fashion_mnist
 from helpers.models import ReportCNN, ReportSegNet, UNet
 from tools import notebook_outputs
@@ -201,8 +201,7 @@ def test_an_interrupted_figure_save_keeps_the_old_png(tmp_path, monkeypatch):
 
 def test_an_interrupted_readme_update_keeps_the_old_readme(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
-    markers = "".join(f"{a}\nold\n{b}\n" for a, b, _ in results._blocks(tmp_path))
-    readme.write_text("intro\n" + markers)
+    readme.write_text(f"intro\n{results.START}\nold\n{results.END}\n")
     before = readme.read_text()
     _interrupt_after_writing(monkeypatch, Path, "write_text")
     with pytest.raises(KeyboardInterrupt):

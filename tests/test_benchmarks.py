@@ -1,12 +1,14 @@
 """The benchmark scripts run end to end in a tiny configuration (no timing is asserted)."""
+import ast
 import importlib.util
 import json
+import re
 import sys
 
 import pytest
 import torch
 
-from helpers import config, data, facades
+from helpers import config, data, facades, training
 
 BENCH = config.REPO_ROOT / "benchmarks"
 
@@ -14,8 +16,11 @@ BENCH = config.REPO_ROOT / "benchmarks"
 def _load(name):
     sys.path.insert(0, str(BENCH))
     try:
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(BENCH / f"{name}.py"):
+            return sys.modules[name]
         spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
     finally:
@@ -137,3 +142,65 @@ def test_benchmarks_accept_the_notebooks_precisions(tmp_path, capsys):
     result = _load("eval_batch").main(["--precision", "fp16", "--rounds", "1", "--images", "2",
                                        "--models", "report_cnn", "--out", str(tmp_path / "o.json")])
     assert result["precision"] == "fp16"
+
+
+def _notebook_constants(name):
+    """The UPPER_CASE constants a notebook's code cells assign, as a full run sets them
+    (``X = 1 if SMOKE else 10`` -> 10), and the source of all its code cells."""
+    nb = json.loads((config.REPO_ROOT / "notebooks" / name).read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    source = "\n".join(line for line in source.splitlines() if not line.startswith("%"))  # IPython magics
+    constants = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            names = [target] if isinstance(target, ast.Name) else list(getattr(target, "elts", []))
+            values = [value] if isinstance(target, ast.Name) else list(getattr(value, "elts", []))
+            for t, v in zip(names, values):
+                if isinstance(t, ast.Name) and t.id.isupper():
+                    v = v.orelse if isinstance(v, ast.IfExp) else v
+                    try:
+                        constants[t.id] = ast.literal_eval(v)
+                    except ValueError:
+                        pass
+    return constants, source
+
+
+@pytest.mark.parametrize("recipe_name, notebook, names, optimizer_var", [
+    ("report_cnn", "01_classification.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS"), "optimizer"),
+    ("strong_cnn", "01_classification.ipynb", dict(batch_size="STRONG_BATCH", lr="STRONG_LR", epochs="STRONG_EPOCHS",
+                                                   weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING"),
+     "strong_optimizer"),
+    ("report_segnet", "02_segmentation.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS",
+                                                    weight_decay="WEIGHT_DECAY"), "optimizer"),
+    ("unet", "02_segmentation.ipynb", dict(batch_size="UNET_BATCH", lr="UNET_LR", epochs="UNET_EPOCHS",
+                                           weight_decay="UNET_WD"), "unet_optimizer"),
+])
+def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optimizer_var):
+    """What the benchmarks train is what the notebooks train: every recipe field matches
+    the constants in the notebook's cells, and so do the optimizer and its fused flag."""
+    recipe = _load("common").RECIPES[recipe_name]
+    constants, source = _notebook_constants(notebook)
+    for field, constant in names.items():
+        assert getattr(recipe, field) == constants[constant], (recipe_name, field)
+    line = re.search(rf"^{optimizer_var} = torch\.optim\.(\w+)\((.*)$", source, re.M)
+    assert line and line.group(1) == recipe.optimizer
+    statement = source[line.start():source.index(")\n", line.start())]
+    assert ("fused=fast.fused_optimizer" in statement) == recipe.fused
+    if recipe_name == "unet":
+        assert recipe.image_shape == (3, constants["CROP"], constants["CROP"])
+
+
+def test_timed_step_updates_the_weights_as_train_step_does():
+    """profile_epoch.py's phase-by-phase copy of the training step is the same step."""
+    profile_epoch, common = _load("profile_epoch"), _load("common")
+    fast = config.plain_path("cpu")
+    recipe = common.RECIPES["report_cnn"]
+    (a, opt_a, loss_fn), (b, opt_b, _) = recipe.build(fast), recipe.build(fast)
+    X, y = recipe.random_batch(fast, 8)
+    for _ in range(2):
+        times = profile_epoch.timed_step(a, X, y, loss_fn, opt_a, fast)
+        training.train_step(b, X, y, loss_fn, opt_b, fast)
+    assert len(times) == 3 and all(t >= 0 for t in times)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)

@@ -73,3 +73,12 @@ def test_describe_curves_names_over_fitting_only_when_present():
     falling = dict(rising, train_loss=[1.0, 0.6, 0.45, 0.4], val_loss=[0.9, 0.6, 0.5, 0.45])
     assert "no clear over-fitting" in metrics.describe_curves(falling)
     assert "after epoch 4" in metrics.describe_curves(dict(falling, epoch=[1, 2, 3, 4]), x="epoch")
+
+
+def test_accuracy_and_mean_iou_hand_computed():
+    assert metrics.accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
+    assert metrics.accuracy(np.array([[0, 1], [1, 1]]), np.array([[0, 0], [1, 1]])) == 0.75  # pixels
+    with pytest.raises(ValueError, match="y_true has 2 items and y_pred 3"):
+        metrics.accuracy([0, 1], [0, 1, 1])
+    assert metrics.mean_iou([0.5, np.nan, 0.25]) == pytest.approx(0.375)  # an undefined class is left out
+    assert math.isnan(metrics.mean_iou([np.nan, np.nan]))

@@ -28,7 +28,7 @@ def test_report_cnn_pool_before_relu_is_the_reports_network():
 
 
 def test_report_segnet_shape_and_parameters():
-    model = ReportSegNet(n_class=5)
+    model = ReportSegNet(num_classes=5)
     assert model(torch.zeros(2, 3, 256, 256)).shape == (2, 5, 256, 256)
     expected = (3 * 32 * 9 + 32) + 2 * 32 \
         + (32 * 64 * 9 + 64) + 2 * 64 \
@@ -53,7 +53,7 @@ def test_strong_cnn_shape_and_parameters():
 
 def test_unet_shape_and_parameters():
     from helpers.models import UNet
-    model = UNet(n_class=5)
+    model = UNet(num_classes=5)
     assert model(torch.zeros(2, 3, 256, 256)).shape == (2, 5, 256, 256)
     assert model(torch.zeros(1, 3, 128, 128)).shape == (1, 5, 128, 128)  # trains on crops
     double = lambda a, b: 9 * a * b + 2 * b + 9 * b * b + 2 * b  # noqa: E731  two conv-BN layers

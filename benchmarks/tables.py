@@ -1,0 +1,188 @@
+"""The benchmarks' tables in benchmarks/README.md, generated from their JSON files.
+
+    python benchmarks/tables.py      # after any benchmark script; `make benchmark` runs it
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from common import shapes_text
+from helpers.results import device_label, replace_blocks
+
+HERE = Path(__file__).resolve().parent
+BENCH_START, BENCH_END = "<!-- BENCHMARK:START -->", "<!-- BENCHMARK:END -->"
+PROFILE_START, PROFILE_END = "<!-- PROFILE:START -->", "<!-- PROFILE:END -->"
+PRECISION_START, PRECISION_END = "<!-- PRECISION:START -->", "<!-- PRECISION:END -->"
+OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
+EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
+GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
+
+
+def _bench_json(root: Path | None, name: str) -> dict | None:
+    """``<root>/<name>`` (default: this folder), or None if absent."""
+    path = (root or HERE) / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fast_label(precision: str, channels_last: bool) -> str:
+    return f"{precision}{' + channels_last' if channels_last else ''}"
+
+
+def _range(row: dict) -> str:
+    spread = row.get("speedup_range_over_rounds")
+    return f"{spread[0]:.2f}-{spread[1]:.2f}x" if spread and row["pipeline"] != "dataloader" else ""
+
+
+def benchmark_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/results.json`` (written by ``benchmarks/speed.py``)."""
+    bench = _bench_json(root, "results.json")
+    if not bench:
+        return "_No benchmark results yet: run `make benchmark`._"
+    lines = [f"Measured by `python benchmarks/speed.py` on {bench['device_name']} ({bench['cores']} cores, "
+             f"{bench['threads']} threads), torch {bench['torch']}:", "",
+             "| model | pipeline | precision | channels_last | fused Adam | train samples/s | eval samples/s "
+             "| train speed-up | range over rounds |",
+             "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    train = [r for r in bench["rows"] if r["phase"] == "train"]
+    for row in train:
+        ev = next(r for r in bench["rows"] if r["phase"] == "eval" and all(
+            r.get(k) == row.get(k) for k in ("model", "pipeline", "precision", "channels_last",
+                                             "fused_optimizer", "ablation")))
+        pipeline = row["pipeline"] + (f" (ablation: {row['ablation']})" if row.get("ablation") else "")
+        lines.append(f"| {row['model']} | {pipeline} | {row['precision']} | {row['channels_last']} | "
+                     f"{row.get('fused_optimizer', False)} | "
+                     f"{row['samples_per_s']:,.1f} | {ev['samples_per_s']:,.1f} | "
+                     f"{row['speedup_vs_dataloader_fp32']:.2f}x | {_range(row)} |")
+    return "\n".join(lines)
+
+
+def profile_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/profile.json`` (``benchmarks/profile_epoch.py``)."""
+    prof = _bench_json(root, "profile.json")
+    if not prof:
+        return "_No profile yet: run `python benchmarks/profile_epoch.py`._"
+    phases = list(prof["rows"][0]["seconds"])
+    lines = [f"Seconds per epoch (share of the total), measured by `python benchmarks/profile_epoch.py` "
+             f"on {device_label(prof)} ({prof['threads']} threads), torch {prof['torch']}:", "",
+             "| model | set-up | " + " | ".join(phases) + " | total |",
+             "| --- | --- | " + " | ".join("---:" for _ in phases) + " | ---: |"]
+    for row in prof["rows"]:
+        total = row["total_seconds"]
+        cells = " | ".join(f"{row['seconds'][p]:.1f} s ({100 * row['seconds'][p] / total:.0f} %)" for p in phases)
+        lines.append(f"| {row['model']} | {row['setup']} | {cells} | {total:.1f} s |")
+    return "\n".join(lines)
+
+
+def ops_table(root: Path | None = None) -> str:
+    """Markdown tables of ``benchmarks/profile_ops.json`` (``benchmarks/profile_ops.py``)."""
+    prof = _bench_json(root, "profile_ops.json")
+    if not prof:
+        return "_No operator profile yet: run `python benchmarks/profile_ops.py`._"
+    fast = _fast_label(prof["precision"], prof["channels_last"])
+    lines = [f"Measured by `python benchmarks/profile_ops.py` on {device_label(prof)} ({prof['threads']} threads), "
+             f"torch {prof['torch']}, fast path ({fast}):"]
+    for name, res in prof["models"].items():
+        batch = shapes_text([res["batch_shape"]])
+        lines += ["", f"{name}, batch {batch}{', fused Adam' if res['fused_optimizer'] else ''}: "
+                      f"{res['wall_ms_per_step']:.2f} ms per training step; operators' own time under the "
+                      f"profiler, per step (top {len(res['ops']) - 1} and the rest):", "",
+                  "| operator | first input shapes | calls | ms per step | share |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for op in res["ops"]:
+            shapes = shapes_text(op["input_shapes"])
+            name = op["op"] if op["op"].startswith("(") else f"`{op['op']}`"  # `_fused_adam_` is not italics
+            lines.append(f"| {name} | {shapes} | {op['calls_per_step']:g} | {op['ms_per_step']:.2f} | "
+                         f"{100 * op['share']:.1f} % |")
+    return "\n".join(lines)
+
+
+def eval_batch_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/eval_batch.json`` (``benchmarks/eval_batch.py``): one
+    row per model, evaluation samples/s per batch size, the fastest in bold and the
+    notebooks' size marked with a dagger."""
+    sweep = _bench_json(root, "eval_batch.json")
+    if not sweep:
+        return "_No evaluation batch sweep yet: run `python benchmarks/eval_batch.py`._"
+    models = list(dict.fromkeys(r["model"] for r in sweep["rows"]))
+    fast = _fast_label(sweep["precision"], sweep["channels_last"])
+    lines = [f"Measured by `python benchmarks/eval_batch.py` on {device_label(sweep)} ({sweep['threads']} threads), "
+             f"torch {sweep['torch']}, {fast}; evaluation samples/s (median of {sweep['rounds']} passes), "
+             "fastest in bold, † the size the notebooks use:", ""]
+    for model in models:
+        rows = [r for r in sweep["rows"] if r["model"] == model]
+        cells = []
+        for r in rows:
+            text = f"{r['batch_size']}{'†' if r.get('notebooks') else ''}: {r['samples_per_s']:,.0f}"
+            cells.append(f"**{text}**" if r["best"] else text)
+        largest = max(rows, key=lambda r: r["batch_size"])
+        ours = next((r for r in rows if r.get("notebooks")), None)
+        gain = f"{ours['samples_per_s'] / largest['samples_per_s']:.2f}x" if ours else ""
+        lines.append(f"| {model} | {rows[0]['images']:,} | " + " · ".join(cells) + f" | {gain} |")
+    head = ["| model | images per pass | batch size: samples/s | notebooks' size vs the largest |",
+            "| --- | ---: | --- | ---: |"]
+    return "\n".join(lines[:2] + head + lines[2:])
+
+
+def precision_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/precision_check.json`` (``benchmarks/precision_check.py``)."""
+    check = _bench_json(root, "precision_check.json")
+    if not check:
+        return "_No precision check yet: run `python benchmarks/precision_check.py`._"
+    fast = _fast_label(check["fast_precision"], check["fast_channels_last"])
+    lines = [f"Measured by `python benchmarks/precision_check.py` on {device_label(check)}, seed 0, full runs:", "",
+             f"| model | metric | fp32 | fast path ({fast}) | difference | tolerance | fp32 training | "
+             "fast training |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, name, metric, label, scale, fmt, tol in (
+            ("cnn", "report CNN", "test_accuracy", "test accuracy", 100, "{:.2f} %", "0.5 points"),
+            ("segnet", "report segmentation net", "mean_ap", "mean AP (test)", 1, "{:.3f}", "0.01")):
+        if f"{key}_fp32" not in check or f"{key}_fast" not in check:
+            continue
+        a, b = check[f"{key}_fp32"], check[f"{key}_fast"]
+        diff = scale * (b[metric] - a[metric])
+        lines.append(f"| {name} | {label} | {fmt.format(scale * a[metric])} | "
+                     f"{fmt.format(scale * b[metric])} | {diff:+.{2 if scale == 100 else 3}f} | {tol} | "
+                     f"{a['train_seconds']:.0f} s | {b['train_seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
+def gpu_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/gpu.json`` (``benchmarks/gpu_check.py``)."""
+    check = _bench_json(root, "gpu.json")
+    if not check or check.get("tiny"):
+        return "_No GPU run yet: run `python benchmarks/gpu_check.py` on a machine with a GPU._"
+    fast = check["fast_path"]
+    capability = f", capability {fast['capability']}" if fast.get("capability") else ""
+    lines = [f"Measured by `python benchmarks/gpu_check.py` on {device_label(fast)}{capability}, torch {check['torch']}"
+             f" (CUDA {check.get('cuda')}); the notebooks pick: {fast['reason']}.", "",
+             "| model | training batch | " + " | ".join(f"{p} samples/s" for p in
+                                                     dict.fromkeys(r["precision"] for r in check["throughput"])) + " |",
+             "| --- | --- |" + " ---: |" * len(dict.fromkeys(r["precision"] for r in check["throughput"]))]
+    for model in dict.fromkeys(r["model"] for r in check["throughput"]):
+        rows = [r for r in check["throughput"] if r["model"] == model]
+        lines.append(f"| {model} | {shapes_text([rows[0]['batch_shape']])} | "
+                     + " | ".join(f"{r['train_samples_per_s']:,.0f}" for r in rows) + " |")
+    run = check.get("report_cnn_10_epochs")
+    if run:
+        lines += ["", f"The classification notebook's report CNN, {run['epochs']} epochs in {run['precision']} with "
+                      f"the data held on the GPU: {run['train_seconds']:.1f} s of training (evaluation included), "
+                      f"test accuracy {100 * run['test_accuracy']:.2f} %, {run['skipped_steps']} steps skipped by "
+                      "the gradient scaler."]
+    return "\n".join(lines)
+
+
+def blocks(root: Path | None = None):
+    return ((BENCH_START, BENCH_END, benchmark_table(root)), (PROFILE_START, PROFILE_END, profile_table(root)),
+            (PRECISION_START, PRECISION_END, precision_table(root)), (OPS_START, OPS_END, ops_table(root)),
+            (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)))
+
+
+def update_readme(readme: Path | None = None) -> bool:
+    """Rewrite the generated tables of ``benchmarks/README.md``; True if it changed."""
+    readme = readme or HERE / "README.md"
+    return replace_blocks(readme, blocks(readme.parent))
+
+
+if __name__ == "__main__":
+    print("benchmarks/README.md updated" if update_readme() else "benchmarks/README.md already up to date")
