@@ -24,13 +24,14 @@ test: setup facade-data
 	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
 	    --nbval-lax --nbval-current-env
 
-# throughput, per-phase and per-operator profiles, evaluation batch sweep (about 8 minutes on 2 cores), then the README tables
+# throughput, per-phase and per-operator profiles, evaluation batch sweep (about 10 minutes on 2 cores),
+# then the tables of benchmarks/README.md (precision_check.py, an hour, and gpu_check.py, for a GPU, run by hand)
 benchmark: setup facade-data
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/profile_epoch.py
 	$(PY) benchmarks/profile_ops.py
 	$(PY) benchmarks/eval_batch.py
-	$(PY) -m helpers.results
+	$(PY) benchmarks/tables.py
 
 setup: $(STAMP) fashion-data
 
