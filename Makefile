@@ -2,6 +2,8 @@
 #   make run    execute both notebooks in place (full run), regenerate figures/ and the README table
 #   make test   unit tests + both notebooks under nbval in smoke mode (writes nothing into figures/)
 #   make colab REPO=<account>/<repo>   point the notebooks' Colab cell at your copy; print Colab links
+#   make assignment [STUDENT_REPO=URL]  build dist/student/ (the release) and dist/autograder/
+#   make grade SUBMISSIONS=folder      grade every submission in folder -> grades/grades.csv
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -10,7 +12,7 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBIAN_FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 NOTEBOOKS := notebooks/01_classification.ipynb notebooks/02_segmentation.ipynb
 
-.PHONY: run test setup fashion-data facade-data benchmark colab
+.PHONY: run test setup fashion-data facade-data benchmark colab assignment grade
 
 run: setup facade-data
 	$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
@@ -21,8 +23,8 @@ run: setup facade-data
 # smoke outputs go to a fresh temporary folder, removed when the tests end (pass or fail)
 test: setup facade-data
 	@out=$$(mktemp -d -t dlcv-smoke-XXXXXX) && trap 'rm -rf "$$out"' EXIT && \
-	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
-	    --nbval-lax --nbval-current-env
+	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider \
+	    tests checks autograder/hidden notebooks --nbval-lax --nbval-current-env
 
 # throughput, per-phase and per-operator profiles, evaluation batch sweep (about 10 minutes on 2 cores),
 # then the tables of benchmarks/README.md (precision_check.py, an hour, and gpu_check.py, for a GPU, run by hand)
@@ -57,3 +59,13 @@ facade-data: $(STAMP)
 # REPO=<account>/<repo>: your copy on GitHub (the notebooks ship with a placeholder address)
 colab: $(STAMP)
 	$(PY) -m tools.colab $(REPO)
+
+# the student release and the autograder, built from this solution (nothing in dist/ is committed)
+STUDENT_REPO ?= https://github.com/YOUR-ACCOUNT/dlcv-assignment
+assignment: $(STAMP)
+	$(PY) -m tools.assignment --repo-url $(STUDENT_REPO)
+
+# SUBMISSIONS=folder: one folder per student (their copy of the release)
+grade: assignment facade-data
+	@[ -n "$(SUBMISSIONS)" ] || { echo "usage: make grade SUBMISSIONS=folder (one folder per submission)"; exit 2; }
+	$(PY) dist/autograder/grade.py $(SUBMISSIONS) --out grades/grades.csv

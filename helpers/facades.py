@@ -137,16 +137,12 @@ def list_photos(folder: Path) -> list[Path]:
     return photos
 
 
-def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """All photos (``*.jpg``/``*.jpeg``, any case; sorted by name) of ``folder`` and
-    their ``*.png`` label maps.
-
-    Returns photos ``(N, 3, H, W)`` uint8 and labels ``(N, H, W)`` int64. A photo
-    without its label map is an error; label maps without a photo are skipped with a
-    warning that names them.
-    """
+def read_photos(photos: list[Path], folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The given photos of ``folder`` and their ``*.png`` label maps: photos
+    ``(N, 3, H, W)`` uint8 and labels ``(N, H, W)`` int64. A photo without its label
+    map is an error."""
     X, y = [], []
-    for photo in list_photos(folder)[:limit]:
+    for photo in photos:
         label = photo.with_suffix(".png")
         if not label.exists():
             raise DataError(f"{photo} has no label map {label.name} beside it")
@@ -157,6 +153,12 @@ def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, t
         return torch.stack(X), torch.stack(y)
     except RuntimeError as err:
         raise DataError(f"the photos in {folder} differ in size; all must be equal ({err})") from err
+
+
+def read_folder(folder: Path, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``limit`` (default: all) photos of ``folder`` (:func:`list_photos`) and
+    their label maps, as :func:`read_photos` returns them."""
+    return read_photos(list_photos(folder)[:limit], folder)
 
 
 @dataclass
@@ -180,12 +182,13 @@ def load_facades(root: Path | str | None = None, limit: int | None = None) -> Fa
         X_train, y_train = read_folder(root / "train", limit)
         X_val, y_val = read_folder(root / "val", limit)
     else:
-        X, y = read_folder(root / "train")
-        if len(X) <= COURSE_TRAIN_COUNT:
-            raise DataError(f"{root / 'train'} has {len(X)} images; the course split needs more "
+        photos = list_photos(root / "train")
+        if len(photos) <= COURSE_TRAIN_COUNT:
+            raise DataError(f"{root / 'train'} has {len(photos)} images; the course split needs more "
                             f"than {COURSE_TRAIN_COUNT} (or add a val/ folder)")
-        X_train, y_train = X[:COURSE_TRAIN_COUNT][:limit], y[:COURSE_TRAIN_COUNT][:limit]
-        X_val, y_val = X[COURSE_TRAIN_COUNT:][:limit], y[COURSE_TRAIN_COUNT:][:limit]
+        # read only the photos the split keeps (a smoke run's limit reads a few dozen)
+        X_train, y_train = read_photos(photos[:COURSE_TRAIN_COUNT][:limit], root / "train")
+        X_val, y_val = read_photos(photos[COURSE_TRAIN_COUNT:][:limit], root / "train")
     X_test, y_test = read_folder(root / "test_dev", limit)
     return FacadeData(X_train, y_train, X_val, y_val, X_test, y_test, root)
 

@@ -47,27 +47,57 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """Accuracy within each true class, ``(C,)``; NaN for a class with no examples."""
+    """Accuracy within each true class, ``(C,)``; NaN for a class with no examples.
+
+    Exercise 3: for each class c, the fraction of the items whose true class is c that
+    were predicted as c. ``confusion_matrix`` (above) gives the counts you need.
+    """
+    # BEGIN SOLUTION q3
     cm = confusion_matrix(y_true, y_pred, num_classes)
     support = cm.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+    # END SOLUTION
+
+
+def hardest_class(class_accuracy) -> int:
+    """Index of the class with the lowest accuracy, ignoring NaN (classes with no examples).
+
+    Exercise 3, second part. Raises ValueError when no class has an accuracy.
+    """
+    class_accuracy = np.asarray(class_accuracy, dtype=np.float64)
+    if np.isnan(class_accuracy).all():
+        raise ValueError("no class has an accuracy (all NaN)")
+    # BEGIN SOLUTION q3
+    return int(np.nanargmin(class_accuracy))
+    # END SOLUTION
 
 
 def iou_per_class(cm: np.ndarray) -> np.ndarray:
-    """Intersection over union per class from a confusion matrix; NaN where a class
-    is neither present nor predicted."""
+    """Intersection over union per class from a confusion matrix ``(C, C)`` (rows true,
+    columns predicted); NaN where a class is neither present nor predicted.
+
+    Exercise 7: for class c, the items both true and predicted c, over the items true c
+    or predicted c (or both).
+    """
     cm = np.asarray(cm, dtype=np.float64)
+    # BEGIN SOLUTION q7
     tp = np.diag(cm)
     union = cm.sum(axis=0) + cm.sum(axis=1) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    # END SOLUTION
 
 
 def mean_iou(iou) -> float:
-    """Mean IoU over the classes whose IoU is defined (present or predicted)."""
+    """Mean IoU over the classes whose IoU is defined (not NaN); NaN if none is.
+
+    Exercise 7, second part.
+    """
     iou = np.asarray(iou, dtype=np.float64)
+    # BEGIN SOLUTION q7
     return float("nan") if np.isnan(iou).all() else float(np.nanmean(iou))
+    # END SOLUTION
 
 
 def pixel_accuracy(cm: np.ndarray) -> float:
@@ -85,6 +115,11 @@ def average_precision_per_class(probs, labels, class_names=None) -> np.ndarray:
     Returns ``(C,)``; a class absent from ``labels`` has no defined AP: NaN, with a
     warning naming it (:func:`mean_ap` leaves it out). Scores are viewed, not copied,
     where possible: one float32 column at a time is passed to scikit-learn.
+
+    Exercise 6: for each class c present, rank every item by its score for c
+    (``columns(c)``, a flat array) and summarise the precision-recall curve of "is
+    class c" (``positives``) as the average precision; scikit-learn's
+    ``average_precision_score`` does exactly that.
     """
     probs, labels = np.asarray(probs), np.asarray(labels)
     num_classes = probs.shape[1]
@@ -105,7 +140,9 @@ def average_precision_per_class(probs, labels, class_names=None) -> np.ndarray:
             name = class_names[c] if class_names is not None else c
             warnings.warn(f"class {name!r} is absent from the labels: its AP is undefined (NaN)")
             continue
+        # BEGIN SOLUTION q6
         ap[c] = average_precision_score(positives, columns(c))
+        # END SOLUTION
     return ap
 
 

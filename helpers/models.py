@@ -26,23 +26,30 @@ def check_size(model: nn.Module, X: torch.Tensor, multiple: int) -> None:
 class ReportCNN(nn.Module):
     """The report's classifier: [Conv3x3 -> ReLU -> MaxPool] x 2 -> FC -> ReLU -> FC.
 
-    Input ``(N, 1, 28, 28)``; output class scores (logits) ``(N, 10)``.
-    The 3x3 convolutions are padded ("same"), so each keeps the image size and the
-    border pixels count as much as the centre: 28 -> pool 14 -> pool 7. (Unpadded,
-    28 -> 26 -> 13 -> 11 -> 5, scored lower on the validation set.)
+    Input ``(N, 1, 28, 28)``; output class scores (logits) ``(N, num_classes)``.
 
-    Each block computes MaxPool before ReLU. The two commute: ReLU never decreases, so
-    the largest of four ReLU outputs is the ReLU of the largest input, and
-    ``relu(maxpool(x)) == maxpool(relu(x))`` for every ``x`` (``tests/test_models.py``
-    checks outputs and gradients against the report's order). Same function, same
-    parameters, but ReLU and its backward pass touch a quarter of the values: a
-    saving that ``benchmarks/speed.py`` measures (README, "Speed"). ``pool_first=False``
+    Exercise 1: build the layers in ``__init__`` and run them in ``forward``.
+
+    - ``self.features``: an ``nn.Sequential`` of two blocks, each a 3x3 convolution
+      padded by one pixel ("same" size; 32 filters, then 64), a ReLU and a 2x2 max-pool:
+      28x28 -> 14x14 -> 7x7. ``self.features[0]`` must be the first convolution (the
+      notebook draws its filters).
+    - ``self.classifier``: flatten the 64 maps of 7x7, a fully connected layer of
+      ``hidden`` units, ReLU, and a fully connected layer to ``num_classes`` scores.
+    - 421,642 parameters in all with the defaults.
+
+    ``pool_first=True`` (the default) puts each block's max-pool before its ReLU. The two
+    commute: ReLU never decreases, so the largest of four ReLU outputs is the ReLU of the
+    largest input, and ``relu(maxpool(x)) == maxpool(relu(x))`` for every ``x``
+    (``tests/test_models.py`` checks outputs and gradients against the report's order).
+    Same function, same parameters, but ReLU and its backward pass touch a quarter of
+    the values (``benchmarks/speed.py`` measures the saving). ``pool_first=False``
     builds the report's literal order, with the same parameter names.
     """
 
     def __init__(self, num_classes: int = 10, hidden: int = 128, pool_first: bool = True):
         super().__init__()
-
+        # BEGIN SOLUTION q1
         def block(c_in, c_out):
             conv = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
             return [conv, nn.MaxPool2d(2), nn.ReLU()] if pool_first else [conv, nn.ReLU(), nn.MaxPool2d(2)]
@@ -51,24 +58,35 @@ class ReportCNN(nn.Module):
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(64 * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
         )
+        # END SOLUTION
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         if X.dim() != 4 or tuple(X.shape[1:]) != (1, 28, 28):
             raise ValueError(f"ReportCNN takes grey 28x28 images, a batch of shape (N, 1, 28, 28); "
                              f"got {tuple(X.shape)}")
+        # BEGIN SOLUTION q1
         return self.classifier(self.features(X))
+        # END SOLUTION
 
 
 class ReportSegNet(nn.Module):
     """The report's encoder-decoder for segmentation, layer for layer.
 
     Input ``(N, 3, H, W)`` with H, W divisible by 4; output per-pixel class scores
-    ``(N, num_classes, H, W)``. The report lists the second BatchNorm as
-    ``BatchNorm2d(32)`` after a 64-channel convolution, which cannot run; it is 64 here.
+    ``(N, num_classes, H, W)``.
+
+    Exercise 5: ``self.layers``, one ``nn.Sequential`` of the report's list in order:
+    conv 3->32 (3x3, padded), batch norm, ReLU, 2x2 max-pool; conv 32->64, batch norm,
+    ReLU, max-pool; conv 64->64, batch norm, ReLU; a 2x2 transposed convolution of
+    stride 2 (64->64); conv 64->32, batch norm, ReLU; a transposed convolution 32->32;
+    and a final 3x3 conv to ``num_classes`` scores. 97,189 parameters with 5 classes.
+    The report lists the second batch norm as ``BatchNorm2d(32)``, but it follows a
+    convolution with 64 output channels, so it cannot run: make it fit.
     """
 
     def __init__(self, num_classes: int = 5):
         super().__init__()
+        # BEGIN SOLUTION q5
         self.layers = nn.Sequential(
             nn.Conv2d(3, 32, 3, stride=1, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
             nn.MaxPool2d(2),                                                 # H/2
@@ -80,6 +98,7 @@ class ReportSegNet(nn.Module):
             nn.ConvTranspose2d(32, 32, 2, stride=2, padding=0),              # H
             nn.Conv2d(32, num_classes, 3, stride=1, padding=1),
         )
+        # END SOLUTION
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         check_size(self, X, 4)  # two max-pools down, two stride-2 transposed convolutions up

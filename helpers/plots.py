@@ -115,9 +115,25 @@ def plot_confusion(matrices: dict, classes, part: str, name: str) -> None:
     save_figure(fig, part, name)
 
 
+def pick_examples(y_true, y_pred, cls: int, per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the first ``per_class`` items of class ``cls`` predicted right, and of
+    the first ``per_class`` predicted wrong, in the order of the data set.
+
+    Exercise 4. ``y_true`` and ``y_pred`` are ``(N,)`` class indices; each result holds
+    at most ``per_class`` indices (fewer when there are not that many).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    # BEGIN SOLUTION q4
+    right = np.flatnonzero((y_true == cls) & (y_pred == cls))[:per_class]
+    wrong = np.flatnonzero((y_true == cls) & (y_pred != cls))[:per_class]
+    return right, wrong
+    # END SOLUTION
+
+
 def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2) -> None:
     """For each class, the first ``per_class`` correct predictions (green title)
-    and the first ``per_class`` wrong ones (red title), in test-set order.
+    and the first ``per_class`` wrong ones (red title), in test-set order
+    (:func:`pick_examples`).
 
     ``images`` ``(N, H, W)``; ``y_true``/``y_pred`` ``(N,)``.
     """
@@ -126,8 +142,7 @@ def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_
     fig, axes = plt.subplots(len(classes), ncols, figsize=(1.9 * ncols, 2.0 * len(classes)),
                              squeeze=False)
     for c, row in enumerate(axes):
-        right = np.flatnonzero((y_true == c) & (y_pred == c))[:per_class]
-        wrong = np.flatnonzero((y_true == c) & (y_pred != c))[:per_class]
+        right, wrong = pick_examples(y_true, y_pred, c, per_class)
         picks = [(i, GREEN) for i in right] + [None] * (per_class - len(right))
         picks += [(i, RED) for i in wrong] + [None] * (per_class - len(wrong))
         for ax, pick in zip(row, picks):

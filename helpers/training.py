@@ -79,23 +79,74 @@ class Step(NamedTuple):
 
 def train_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, optimizer,
                fast: FastPath, scaler: torch.amp.GradScaler | None = None) -> Step:
-    """One training step on the batch ``(X, y)``: forward (under autocast), loss in
-    fp32, backward, optimizer step. ``scaler`` (from :func:`make_scaler`) scales the
-    loss for fp16; without one, the plain ``loss.backward(); optimizer.step()``.
+    """One training step on the batch ``(X, y)``; returns a :class:`Step`.
+
+    Exercise 2 (the plain step): run ``model`` on ``X`` inside
+    ``autocast(fast.device, fast.precision)`` (the precision is decided for you), compute
+    ``loss_fn`` on the scores converted to fp32 (``scores.float()``) and ``y``, clear the
+    old gradients (``optimizer.zero_grad(set_to_none=True)``), backpropagate, and let the
+    optimizer update the weights. Return ``Step(loss.detach(), scores.detach(), False)``.
+
+    With an active fp16 ``scaler`` (from :func:`make_scaler`) the same step runs
+    through the scaler instead (:func:`_scaled_train_step`).
     """
+    if scaler is not None and scaler.is_enabled():
+        return _scaled_train_step(model, X, y, loss_fn, optimizer, fast, scaler)
+    # BEGIN SOLUTION q2
     with autocast(fast.device, fast.precision):
         scores = model(X)
     loss = loss_fn(scores.float(), y)  # the loss in fp32: a sum over many terms
     optimizer.zero_grad(set_to_none=True)
-    if scaler is None or not scaler.is_enabled():
-        loss.backward()
-        optimizer.step()
-        return Step(loss.detach(), scores.detach(), False)
+    loss.backward()
+    optimizer.step()
+    return Step(loss.detach(), scores.detach(), False)
+    # END SOLUTION
+
+
+def _scaled_train_step(model, X, y, loss_fn, optimizer, fast: FastPath, scaler) -> Step:
+    """:func:`train_step` for fp16: the loss is scaled before ``backward``, and the scaler
+    unscales the gradients, skips the step if any is inf or NaN, and adapts its scale."""
+    with autocast(fast.device, fast.precision):
+        scores = model(X)
+    loss = loss_fn(scores.float(), y)
+    optimizer.zero_grad(set_to_none=True)
     scale = scaler.get_scale()
     scaler.scale(loss).backward()
     scaler.step(optimizer)  # unscales the gradients; skips the step if any is inf or NaN
     scaler.update()         # halves the scale after a skipped step, grows it slowly otherwise
     return Step(loss.detach(), scores.detach(), scaler.get_scale() < scale)
+
+
+def step_scheduler(scheduler) -> None:
+    """Advance a per-batch learning-rate schedule by one batch (nothing if ``None``)."""
+    if scheduler is None:
+        return
+    with warnings.catch_warnings():
+        # after a step the fp16 scaler skipped, torch warns that the scheduler stepped
+        # without the optimizer; the schedule keeps its length on purpose
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+        scheduler.step()
+
+
+def train_epoch(model: nn.Module, loader, loss_fn, optimizer, fast: FastPath, scaler=None, scheduler=None,
+                after_batch=None) -> None:
+    """Train ``model`` for one pass over ``loader``.
+
+    Exercise 2 (the epoch): for each batch ``(X, y)`` of ``loader``, numbered ``i`` from
+    1: move it to the device (``to_device(X, fast)`` and ``y.to(fast.device)``), take
+    one :func:`train_step` (pass ``scaler`` on), advance the learning-rate schedule
+    with :func:`step_scheduler`, and, when ``after_batch`` is given, call
+    ``after_batch(i, X, y, step)``: that is how :func:`train` records its curves.
+    """
+    model.train()
+    # BEGIN SOLUTION q2
+    for i, (X, y) in enumerate(loader, start=1):
+        X, y = to_device(X, fast), y.to(fast.device, non_blocking=True)
+        step = train_step(model, X, y, loss_fn, optimizer, fast, scaler)
+        step_scheduler(scheduler)
+        if after_batch is not None:
+            after_batch(i, X, y, step)
+    # END SOLUTION
 
 
 def _correct(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -144,15 +195,39 @@ def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) ->
     return torch.cat(all_probs), torch.cat(all_y)
 
 
+class _RunningMean:
+    """Training loss and accuracy summed since the last evaluation point; the sums stay
+    on the device (reading them every batch would wait for a GPU)."""
+
+    def __init__(self, device):
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), dtype=torch.long, device=device)
+        self.count = self.items = 0
+
+    def add(self, step: Step, y: torch.Tensor) -> None:
+        self.loss += step.loss * len(y)
+        self.correct += _correct(step.scores, y)
+        self.count += y.numel()
+        self.items += len(y)
+
+    def take(self) -> tuple[float, float]:
+        """The means (loss, accuracy), and start again."""
+        means = float(self.loss) / self.items, int(self.correct) / self.count
+        self.loss.zero_()
+        self.correct.zero_()
+        self.count = self.items = 0
+        return means
+
+
 def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs: int, fast: FastPath,
           evals_per_epoch: int = 1, scheduler=None, progress: bool = True, desc: str = "train") -> dict:
-    """Train ``model`` and record its learning curves against training samples seen.
+    """Train ``model`` for ``epochs`` passes of :func:`train_epoch` and record its learning
+    curves against training samples seen.
 
-    Each batch goes through :func:`train_step` (with a gradient scaler when ``fast``
-    is fp16). The training loss/accuracy at each point is the mean over the batches
-    since the previous point; the validation loss/accuracy is measured on all of
-    ``val_loader`` at that point, ``evals_per_epoch`` times per epoch. ``scheduler``
-    (if any) steps once per batch.
+    The training loss/accuracy at each point is the mean over the batches since the
+    previous point; the validation loss/accuracy is measured on all of ``val_loader``
+    at that point, ``evals_per_epoch`` times per epoch. ``scheduler`` (if any) steps
+    once per batch; fp16 runs get a gradient scaler.
 
     Returns a history dict of plain lists (JSON- and checkpoint-friendly):
     ``samples``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``epoch``,
@@ -164,44 +239,30 @@ def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs
     scaler = make_scaler(fast)
     n_batches = len(train_loader)
     eval_at = {round(n_batches * (i + 1) / evals_per_epoch) for i in range(evals_per_epoch)}
-    samples, skipped = 0, 0
-    start = time.perf_counter()
+    seen = {"samples": 0, "skipped": 0, "epoch": 0}
+    running = _RunningMean(fast.device)
     bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, unit="batch")
+
+    def after_batch(i, X, y, step):
+        seen["samples"] += len(X)
+        seen["skipped"] += step.skipped
+        running.add(step, y)
+        bar.update()
+        if i in eval_at:
+            val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
+            model.train()
+            train_loss, train_acc = running.take()
+            for key, value in zip(keys, (seen["samples"], seen["epoch"] + i / n_batches, train_loss, train_acc,
+                                         val_loss, val_acc)):
+                history[key].append(value)
+            bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+
+    start = time.perf_counter()
     for epoch in range(epochs):
-        model.train()
-        # running sums stay on the device: reading them every batch would wait for the GPU
-        run_loss = torch.zeros((), device=fast.device)
-        run_correct = torch.zeros((), dtype=torch.long, device=fast.device)
-        run_count, run_items = 0, 0
-        for i, (X, y) in enumerate(train_loader, start=1):
-            X, y = to_device(X, fast), y.to(fast.device, non_blocking=True)
-            step = train_step(model, X, y, loss_fn, optimizer, fast, scaler)
-            skipped += step.skipped
-            if scheduler is not None:
-                with warnings.catch_warnings():
-                    # after a step the fp16 scaler skipped, torch warns that the scheduler
-                    # stepped without the optimizer; the schedule keeps its length on purpose
-                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                    scheduler.step()
-            samples += len(X)
-            run_loss += step.loss * len(X)
-            run_correct += _correct(step.scores, y)
-            run_count += y.numel()
-            run_items += len(X)
-            bar.update()
-            if i in eval_at:
-                val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
-                model.train()
-                train_loss = float(run_loss) / run_items
-                for key, value in zip(keys, (samples, epoch + i / n_batches, train_loss,
-                                             int(run_correct) / run_count, val_loss, val_acc)):
-                    history[key].append(value)
-                bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
-                run_loss.zero_()
-                run_correct.zero_()
-                run_count, run_items = 0, 0
+        seen["epoch"] = epoch
+        train_epoch(model, train_loader, loss_fn, optimizer, fast, scaler, scheduler, after_batch)
     bar.close()
     synchronize(fast.device)
     history["seconds"] = time.perf_counter() - start
-    history["skipped_steps"] = skipped
+    history["skipped_steps"] = seen["skipped"]
     return history

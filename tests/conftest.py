@@ -1,25 +1,10 @@
 """Shared fixtures: tiny data sets written by the tests themselves."""
 from __future__ import annotations
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
-from PIL import Image
 
-from helpers import facades
-
-
-def write_idx(path, array: np.ndarray, compress: bool = False) -> None:
-    """Write ``array`` (uint8) as an IDX file, optionally gzip-compressed."""
-    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    if compress:
-        with gzip.open(path, "wb") as f:
-            f.write(payload)
-    else:
-        path.write_bytes(payload)
+from tiny_data import write_facade, write_idx
 
 
 @pytest.fixture
@@ -35,18 +20,6 @@ def debian_fashion(tmp_path):
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, compress=True)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10, compress=True)
     return folder
-
-
-def write_facade(folder, name, size=(32, 32), label_max=4, seed=0):
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    photo = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-    label = rng.integers(0, label_max + 1, size, dtype=np.uint8)
-    Image.fromarray(photo).save(folder / f"{name}.jpg")
-    img = Image.fromarray(label, mode="L").convert("P")
-    img.putpalette(facades.PALETTE.ravel().tolist())
-    img.save(folder / f"{name}.png")
-    return photo, label
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from helpers.data import DataError, load_fashion_mnist
 from helpers.models import ReportCNN, ReportSegNet, UNet
 from tools import notebook_outputs
 
-from conftest import write_facade, write_idx
+from tiny_data import write_facade, write_idx
 
 REPO = config.REPO_ROOT
 

@@ -5,7 +5,7 @@ import torch
 from helpers import data
 from helpers.data import DataError, TensorBatches, load_fashion_mnist
 
-from conftest import write_idx
+from tiny_data import write_idx
 
 
 def test_debian_copy_is_decompressed_and_split(tmp_path, debian_fashion):

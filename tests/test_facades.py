@@ -9,7 +9,7 @@ from PIL import Image
 from helpers import facades
 from helpers.data import DataError
 
-from conftest import write_facade
+from tiny_data import write_facade
 
 
 def test_load_tiny_set_with_val_folder(tiny_facades):
