@@ -23,8 +23,8 @@ run: setup facade-data
 # smoke outputs go to a fresh temporary folder, removed when the tests end (pass or fail)
 test: setup facade-data
 	@out=$$(mktemp -d -t dlcv-smoke-XXXXXX) && trap 'rm -rf "$$out"' EXIT && \
-	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider \
-	    tests checks autograder/hidden notebooks --nbval-lax --nbval-current-env
+	DLCV_OUTPUT_DIR="$$out" DLCV_SMOKE=1 TQDM_DISABLE=1 $(PY) -m pytest -p no:cacheprovider tests notebooks \
+	    --nbval-lax --nbval-current-env
 
 # throughput, per-phase and per-operator profiles, evaluation batch sweep (about 10 minutes on 2 cores),
 # then the tables of benchmarks/README.md (precision_check.py, an hour, and gpu_check.py, for a GPU, run by hand)
@@ -66,6 +66,6 @@ assignment: $(STAMP)
 	$(PY) -m tools.assignment --repo-url $(STUDENT_REPO)
 
 # SUBMISSIONS=folder: one folder per student (their copy of the release)
-grade: assignment facade-data
+grade: setup facade-data
 	@[ -n "$(SUBMISSIONS)" ] || { echo "usage: make grade SUBMISSIONS=folder (one folder per submission)"; exit 2; }
-	$(PY) dist/autograder/grade.py $(SUBMISSIONS) --out grades/grades.csv
+	$(PY) autograder/grade.py $(SUBMISSIONS) --out grades/grades.csv

@@ -29,8 +29,10 @@ from helpers.checks import EXERCISES, run_checks
 from helpers.files import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
-# dist/autograder/ carries a copy of the public checks; in the solution repository they sit beside it
+# dist/autograder/ carries copies of the public checks and of the helpers that hold no exercise;
+# in the solution repository they sit beside this folder
 CHECKS = HERE / "checks" if (HERE / "checks").is_dir() else HERE.parent / "checks"
+GIVEN = HERE / "given" if (HERE / "given").is_dir() else HERE.parent / "helpers"
 POINTS = 10
 WRITTEN_TAG = "answer:"
 
@@ -41,6 +43,8 @@ def grade_one(submission: Path, workdir: Path, timeout: int) -> tuple[dict[str, 
     if not helpers.is_dir():
         return dict.fromkeys(EXERCISES, 0.0), "no helpers/ folder"
     shutil.copytree(helpers, workdir / "helpers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for module in given_modules():  # the code students were given is graded as given
+        shutil.copy2(module, workdir / "helpers" / module.name)
     for source, name in ((CHECKS, "checks"), (HERE / "hidden", "hidden")):
         shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
     try:
@@ -57,8 +61,16 @@ def grade_one(submission: Path, workdir: Path, timeout: int) -> tuple[dict[str, 
     return points, ""
 
 
+def given_modules() -> list[Path]:
+    """The helper modules without an exercise (config, data, facades ...): a submission's
+    copies are replaced by these before grading, so that edits there change no score."""
+    return [p for p in sorted(GIVEN.glob("*.py")) if "BEGIN SOLUTION" not in p.read_text()
+            and "NotImplementedError(\"Exercise" not in p.read_text()]
+
+
 def written_answers(submission: Path) -> str:
-    """The submission's answers to the written questions, as Markdown."""
+    """The submission's answers to the written questions, as Markdown: each tagged answer
+    cell and the Markdown cells a student added right after it."""
     parts = []
     for notebook in sorted((submission / "notebooks").glob("*.ipynb")):
         try:
@@ -66,10 +78,15 @@ def written_answers(submission: Path) -> str:
         except (OSError, ValueError, KeyError) as err:
             parts.append(f"## {notebook.name}\n\n(unreadable: {err})\n")
             continue
-        for cell in cells:
+        for i, cell in enumerate(cells):
             tags = [t for t in cell.get("metadata", {}).get("tags", []) if t.startswith(WRITTEN_TAG)]
             if tags:
-                parts.append(f"## {tags[0].removeprefix(WRITTEN_TAG)} ({notebook.name})\n\n{''.join(cell['source'])}\n")
+                text = ["".join(cell["source"])]
+                for after in cells[i + 1:]:
+                    if after["cell_type"] != "markdown" or "".join(after["source"]).lstrip().startswith("#"):
+                        break
+                    text.append("".join(after["source"]))
+                parts.append(f"## {tags[0].removeprefix(WRITTEN_TAG)} ({notebook.name})\n\n" + "\n\n".join(text) + "\n")
     return "\n".join(parts) or "(no answer cells found)\n"
 
 

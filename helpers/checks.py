@@ -48,6 +48,8 @@ class CheckResult:
     def __str__(self) -> str:
         total = len(self.passed) + len(self.failed)
         head = f"{self.exercise} · {EXERCISES.get(self.exercise, '')}: "
+        if not total:
+            return head + "no check ran"
         if self.ok:
             return head + f"all {total} checks pass"
         if all("NotImplementedError" in message for _, message in self.failed) and not self.passed:
@@ -68,7 +70,11 @@ def _label(test_name: str) -> str:
 
 def _message(failure: ET.Element) -> str:
     """The first line a student needs: the assertion's own message, or the exception."""
-    text = failure.get("message") or (failure.text or "").strip().splitlines()[-1]
+    lines = (failure.text or "").strip().splitlines()
+    if failure.tag == "error" and lines:  # an import error: the last line names the error and the file
+        errors = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")]
+        return " ".join(errors[-2:]) if errors else lines[-1]
+    text = failure.get("message") or (lines[-1] if lines else "failed")
     text = text.removeprefix("AssertionError: ")
     first = text.split("\nassert ")[0].strip()
     return first.splitlines()[0] if first else text
@@ -86,16 +92,19 @@ def run_checks(files, root: Path = REPO_ROOT, timeout: int = 600) -> dict[str, C
         if not report.exists():
             raise RuntimeError(f"the checks did not run: pytest wrote no report for {', '.join(map(str, files))}")
         for case in ET.parse(report).getroot().iter("testcase"):
-            module = case.get("classname", "").rsplit(".", 1)[-1]  # test_q1_report_cnn
+            # a check: classname "checks.test_q1_report_cnn", name "test_output_shape"; a file that
+            # could not be imported (a syntax error in helpers/, say): classname "", name "checks.test_q1_..."
+            module = (case.get("classname") or case.get("name", "")).rsplit(".", 1)[-1]
             exercise = module.removeprefix("test_").split("_", 1)[0]
             result = results.setdefault(exercise, CheckResult(exercise))
             failure = case.find("failure")
             if failure is None:
                 failure = case.find("error")
+            name = _label(case.get("name")) if case.get("classname") else "importing the checks"
             if failure is None and case.find("skipped") is None:
-                result.passed.append(_label(case.get("name")))
+                result.passed.append(name)
             elif failure is not None:
-                result.failed.append((_label(case.get("name")), _message(failure)))
+                result.failed.append((name, _message(failure)))
     return results
 
 

@@ -51,6 +51,14 @@ def test_release_layout(release):
     assert "YOUR-ACCOUNT/dlcv-notebooks" not in text and URL in (release / "README.md").read_text()
 
 
+def test_release_names_nothing_it_does_not_ship(release):
+    """No link to the solution's benchmarks or tests, no make target the release lacks."""
+    for path in release.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".md", "") and path.name != "pyproject.toml":
+            found = assignment.FORBIDDEN_IN_RELEASE.findall(path.read_text())
+            assert not found, f"{path.relative_to(release)}: {found}"
+
+
 def test_every_region_becomes_a_stub_naming_its_exercise(release):
     regions = assignment.solution_regions()
     code = [r for r in regions if r[0].endswith(".py")]
@@ -58,7 +66,10 @@ def test_every_region_becomes_a_stub_naming_its_exercise(release):
     stubs = re.findall(r'raise NotImplementedError\("Exercise (\d+): write (\w+) in (helpers/\w+\.py)',
                        _release_text(release))
     assert len(stubs) == len(code)
-    assert ("1", "__init__", "helpers/models.py") in stubs and ("2", "train_epoch", "helpers/training.py") in stubs
+    assert {(n, f) for n, f, _ in stubs} == {  # each stub names the function that encloses it
+        ("1", "__init__"), ("1", "forward"), ("2", "train_step"), ("2", "train_epoch"), ("3", "per_class_accuracy"),
+        ("3", "hardest_class"), ("4", "pick_examples"), ("5", "__init__"), ("6", "average_precision_per_class"),
+        ("7", "iou_per_class"), ("7", "mean_iou")}
     run = subprocess.run([sys.executable, "-c", "from helpers.models import ReportCNN; ReportCNN()"], cwd=release,
                          env=dict(os.environ, PYTHONPATH=str(release)), capture_output=True, text=True)
     assert "NotImplementedError: Exercise 1: write __init__ in helpers/models.py" in run.stderr
@@ -105,6 +116,7 @@ def test_grading_scores_what_is_solved(tmp_path, capsys):
     assert list(rows) == ["a-none", "b-one", "c-all", "d-empty"]
     assert [float(rows["a-none"][e]) for e in EXERCISES] == [0.0] * 7
     assert [float(rows["b-one"][e]) for e in EXERCISES] == [0, 0, 10, 0, 0, 0, 0]
+    # the solution passes every public check and hidden test
     assert [float(rows["c-all"][e]) for e in EXERCISES] == [10.0] * 7 and float(rows["c-all"]["total"]) == 70
     assert rows["d-empty"]["note"] == "no helpers/ folder"
     answers = (tmp_path / "grades" / "answers" / "c-all.md").read_text()

@@ -34,14 +34,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PY_REGION = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<exercise>q\d+)[ \t]*\n(?P<body>.*?)^[ \t]*# END SOLUTION[ \t]*\n",
                        re.M | re.S)
 MD_REGION = re.compile(r"<!-- BEGIN SOLUTION (?P<exercise>q\d+[a-z]?) -->\n?(?P<body>.*?)<!-- END SOLUTION -->\n?", re.S)
-ANSWER_PROMPT = "**Your answer:** _write it here._\n"
+ANSWER_PROMPT = "**Your answer:** _double-click this cell and replace this line with your answer._\n"
 PLACEHOLDER_URL = re.compile(r'^REPO_URL = "[^"]*"', re.M)
 RELEASE_FILES = ("requirements.txt", "pyproject.toml", ".gitignore")
+# References to what only the solution repository has (its benchmarks, tests, make targets
+# and README table), reworded for the release; a test checks that none is left
+RELEASE_REWRITES = (
+    (re.compile(r"\[benchmarks/README\.md\]\(\.\./benchmarks/README\.md\)"),
+     "the benchmarks of the course's solution repository"),
+    (re.compile(r"``?benchmarks/\w+\.py``?|benchmarks/\w+\.py"), "the solution repository's benchmarks"),
+    (re.compile(r"``?tests/test_\w+\.py``?"), "the solution repository's tests"),
+    (re.compile(r"shared by ``make run`` and ``make test``"), "of the solution repository's make targets"),
+    (re.compile(r"make test`"), "make lab`"),
+    (re.compile(r"; the README's results table is generated from that file\."), "."),
+)
+FORBIDDEN_IN_RELEASE = re.compile(r"benchmarks/|tests/|make (?:run|test|colab)\b|README's results table")
 
 
 def _function_at(text: str, pos: int) -> str:
-    """The name of the ``def`` (or ``class``) that encloses position ``pos``."""
-    defs = list(re.finditer(r"^[ \t]*(?:def|class) (\w+)", text[:pos], re.M))
+    """The name of the function (or class) whose body holds position ``pos``: the last
+    ``def name(`` or ``class name(``/``class name:`` line before it (docstring lines that
+    merely start with the word "class" do not count)."""
+    defs = list(re.finditer(r"^[ \t]*(?:def|class)[ \t]+(\w+)[ \t]*[(:]", text[:pos], re.M))
     return defs[-1].group(1) if defs else "this part"
 
 
@@ -64,6 +78,13 @@ def strip_python(text: str, path: str = "", keep=()) -> str:
     return new
 
 
+def reword_for_release(text: str) -> str:
+    """Apply :data:`RELEASE_REWRITES`."""
+    for pattern, replacement in RELEASE_REWRITES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def strip_notebook(nb: dict, name: str, repo_url: str) -> dict:
     """A student's copy of a notebook: solutions out, outputs cleared, REPO_URL set."""
     for cell in nb["cells"]:
@@ -80,7 +101,7 @@ def strip_notebook(nb: dict, name: str, repo_url: str) -> dict:
             cell.get("metadata", {}).pop("execution", None)
         if "BEGIN SOLUTION" in source:
             raise ValueError(f"notebooks/{name}: an unmatched solution marker")
-        cell["source"] = source.splitlines(keepends=True)
+        cell["source"] = reword_for_release(source).splitlines(keepends=True)
     return nb
 
 
@@ -121,7 +142,7 @@ def build(out: Path, repo_url: str, keep=()) -> tuple[Path, Path]:
     (student / "helpers").mkdir(parents=True)
     for path in sorted((REPO_ROOT / "helpers").glob("*.py")):
         rel = f"helpers/{path.name}"
-        (student / rel).write_text(strip_python(path.read_text(), rel, keep))
+        (student / rel).write_text(reword_for_release(strip_python(path.read_text(), rel, keep)))
     (student / "notebooks").mkdir()
     for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
         nb = strip_notebook(json.loads(path.read_text()), path.name, repo_url)
@@ -135,6 +156,10 @@ def build(out: Path, repo_url: str, keep=()) -> tuple[Path, Path]:
 
     shutil.copytree(REPO_ROOT / "autograder", autograder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "checks", autograder / "checks", ignore=shutil.ignore_patterns("__pycache__"))
+    (autograder / "given").mkdir()
+    for path in sorted((REPO_ROOT / "helpers").glob("*.py")):
+        if not PY_REGION.search(path.read_text()):  # no exercise here: graded as given
+            shutil.copy2(path, autograder / "given" / path.name)
     return student, autograder
 
 
