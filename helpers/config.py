@@ -196,7 +196,7 @@ def _requested_precision(requested: str | None) -> tuple[str, str]:
 
 
 def _choose(device: torch.device, name: str, capability, requested: str, source: str) -> tuple[str, str]:
-    """``(precision, reason)`` for ``device``; see :func:`pick_precision`."""
+    """``(precision, reason)`` for ``device``; see :func:`pick_fast_path`."""
     kind = device.type
     where = f"{name}, capability {capability[0]}.{capability[1]}" if capability else name
     if requested == "auto":
@@ -225,25 +225,6 @@ def _choose(device: torch.device, name: str, capability, requested: str, source:
         return "bf16", f"{where}: bf16 autocast ({source}=bf16)"
     # fp16: CUDA (any capability torch supports), Apple MPS, and the CPU (for tests: slow there)
     return "fp16", f"{where}: fp16 autocast + GradScaler ({source}=fp16)"
-
-
-def pick_precision(device: torch.device | str, requested: str | None = None) -> str:
-    """Resolve the compute precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
-
-    ``requested`` (or ``DLCV_PRECISION`` when it is None) is ``auto``, ``fp32``,
-    ``bf16`` or ``fp16``. ``auto`` decides by what the device really has:
-
-    - CUDA, compute capability 8.0 or more (A100, L4, H100, RTX 30xx+): bf16 autocast;
-    - CUDA below 8.0 (T4, V100, P100, RTX 20xx): fp16 autocast with a GradScaler, since
-      these GPUs have no bf16 units (``torch.cuda.is_bf16_supported()`` answers True on
-      a T4 all the same, because it counts emulation, so it is not asked);
-    - a CPU whose oneDNN finds bf16 units (AVX512-BF16 or AMX): bf16; other CPUs: fp32;
-    - Apple MPS: fp32.
-
-    Forcing ``bf16`` where the device cannot run it raises :class:`PrecisionError` (CUDA
-    below 8.0, MPS), or warns and falls back to fp32 (a CPU without bf16 units).
-    """
-    return pick_fast_path(device, requested).precision
 
 
 @dataclass(frozen=True)
@@ -286,7 +267,20 @@ class FastPath:
 def pick_fast_path(device: torch.device | str | None = None, precision: str | None = None) -> FastPath:
     """Decide the fast path for ``device`` (default: :func:`try_device`).
 
-    Precision as :func:`pick_precision` says; ``channels_last`` on CPU and CUDA (oneDNN
+    The precision: ``precision`` (or ``DLCV_PRECISION`` when it is None) is ``auto``,
+    ``fp32``, ``bf16`` or ``fp16``. ``auto`` decides by what the device really has:
+
+    - CUDA, compute capability 8.0 or more (A100, L4, H100, RTX 30xx+): bf16 autocast;
+    - CUDA below 8.0 (T4, V100, P100, RTX 20xx): fp16 autocast with a GradScaler, since
+      these GPUs have no bf16 units (``torch.cuda.is_bf16_supported()`` answers True on
+      a T4 all the same, because it counts emulation, so it is not asked);
+    - a CPU whose oneDNN finds bf16 units (AVX512-BF16 or AMX): bf16; other CPUs: fp32;
+    - Apple MPS: fp32.
+
+    Forcing ``bf16`` where the device cannot run it raises :class:`PrecisionError` (CUDA
+    below 8.0, MPS), or warns and falls back to fp32 (a CPU without bf16 units).
+
+    Then ``channels_last`` on CPU and CUDA (oneDNN
     and cuDNN convolutions prefer it; MPS gains nothing); a fused Adam step where the
     device has one. On CUDA it also turns on ``torch.backends.cudnn.benchmark`` (the
     notebooks' shapes are fixed, so each convolution's fastest algorithm is found once).

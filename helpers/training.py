@@ -2,8 +2,9 @@
 
 Every function here receives the fast path decided once by ``config.pick_fast_path``
 (device, precision, ``channels_last``, fused optimizer) instead of deciding again.
-One training step (:func:`train_step`) is the only place where forward, loss,
-backward and the optimizer step are written; the benchmarks call it too.
+One training step (:func:`train_step`, with its fp16 variant :func:`_scaled_train_step`
+beside it) is the only place where forward, loss, backward and the optimizer step are
+written; the training loop and the benchmarks call it.
 """
 from __future__ import annotations
 

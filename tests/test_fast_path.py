@@ -88,7 +88,7 @@ def test_cpu_precision_follows_its_bf16_units(monkeypatch, has_bf16, precision):
     fast = config.pick_fast_path("cpu")
     assert fast.precision == precision and fast.channels_last and fast.capability is None
     assert fast.device_name == config.cpu_name() and fast.device_name
-    assert config.pick_precision("cpu", "fp32") == "fp32"
+    assert config.pick_fast_path("cpu", "fp32").precision == "fp32"
     assert config.pick_fast_path("cpu", "fp16").grad_scaling  # allowed (for tests; slow on most CPUs)
 
 

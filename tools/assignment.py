@@ -29,13 +29,13 @@ import shutil
 from pathlib import Path
 
 from helpers.checks import EXERCISES
+from tools.colab import REPO_URL_LINE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PY_REGION = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<exercise>q\d+)[ \t]*\n(?P<body>.*?)^[ \t]*# END SOLUTION[ \t]*\n",
                        re.M | re.S)
 MD_REGION = re.compile(r"<!-- BEGIN SOLUTION (?P<exercise>q\d+[a-z]?) -->\n?(?P<body>.*?)<!-- END SOLUTION -->\n?", re.S)
 ANSWER_PROMPT = "**Your answer:** _double-click this cell and replace this line with your answer._\n"
-PLACEHOLDER_URL = re.compile(r'^REPO_URL = "[^"]*"', re.M)
 RELEASE_FILES = ("requirements.txt", "pyproject.toml", ".gitignore")
 # References to what only the solution repository has (its benchmarks, tests, make targets
 # and README table), reworded for the release; a test checks that none is left
@@ -96,7 +96,7 @@ def strip_notebook(nb: dict, name: str, repo_url: str) -> dict:
                 cell.setdefault("metadata", {})["tags"] = [f"answer:{e}" for e in exercises]
         else:
             source = strip_python(source, f"notebooks/{name}")
-            source = PLACEHOLDER_URL.sub(f'REPO_URL = "{repo_url}"', source, count=1)
+            source = REPO_URL_LINE.sub(f'REPO_URL = "{repo_url}"', source, count=1)
             cell["outputs"], cell["execution_count"] = [], None
             cell.get("metadata", {}).pop("execution", None)
         if "BEGIN SOLUTION" in source:
