@@ -83,6 +83,13 @@ class Recipe:
     fused: bool = False        # the notebook asks for a fused step where the device has one
     label_smoothing: float = 0.0
     eval_batch: int = data.EVAL_BATCH
+    schedule: str = "constant"   # "constant", "cosine" (to zero) or "one-cycle", stepped per batch
+    flip: bool = False           # classification: random left-right flips of training images
+    pad: int = 0                 # classification: random shifts of up to ``pad`` pixels (0: none)
+    class_weight_power: float = 0.0  # segmentation: class weights 1 / share ** power (0: unweighted)
+    flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation
+    evals_per_epoch: int = 1
+    eval_every: int = 1          # validate every ``eval_every``-th epoch (and after the last)
 
     @property
     def segmentation(self) -> bool:
@@ -93,14 +100,25 @@ class Recipe:
         asks for one and the device has one."""
         return dataclasses.replace(fast, fused_optimizer=fast.fused_optimizer and self.fused)
 
-    def build(self, fast: config.FastPath, **model_kw):
-        """``(model, optimizer, loss_fn)`` on ``fast``'s device, seeded."""
-        torch.manual_seed(0)
+    def build(self, fast: config.FastPath, seed: int = 0, **model_kw):
+        """``(model, optimizer, loss_fn)`` on ``fast``'s device, seeded (the loss is
+        unweighted: :func:`class_weights` gives a segmentation recipe's weights)."""
+        torch.manual_seed(seed)
         model = training.prepare_model(getattr(models, self.model)(**model_kw), fast)
         optimizer_cls = getattr(torch.optim, self.optimizer)
         optimizer = optimizer_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
                                   fused=self.fast_path(fast).fused_optimizer or None)
         return model, optimizer, nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+
+    def scheduler(self, optimizer, steps: int):
+        """The recipe's learning-rate schedule over ``steps`` batches (None: constant)."""
+        if self.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        if self.schedule == "one-cycle":
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=steps)
+        if self.schedule != "constant":
+            raise ValueError(f"schedule={self.schedule!r}: use 'constant', 'cosine' or 'one-cycle'")
+        return None
 
     def random_batch(self, fast: config.FastPath, n: int | None = None, shape: tuple | None = None):
         """Random inputs and labels of the recipe's training shape (the cost of a step does
@@ -115,13 +133,14 @@ class Recipe:
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
 RECIPES = {
     "report_cnn": Recipe("report_cnn", "ReportCNN", 64, FASHION, FASHION, 10, epochs=10, optimizer="Adam",
-                         lr=1e-3, fused=True),
+                         lr=1e-3, fused=True, schedule="cosine", evals_per_epoch=4),
     "strong_cnn": Recipe("strong_cnn", "StrongCNN", 128, FASHION, FASHION, 10, epochs=30, optimizer="AdamW",
-                         lr=3e-3, weight_decay=5e-4, fused=True, label_smoothing=0.1),
+                         lr=3e-3, weight_decay=5e-4, fused=True, label_smoothing=0.1, schedule="one-cycle",
+                         flip=True, pad=2, flip_tta=True),
     "report_segnet": Recipe("report_segnet", "ReportSegNet", 8, PHOTO, PHOTO, 5, epochs=20, optimizer="Adam",
                             lr=1e-3, weight_decay=1e-5, eval_batch=facades.EVAL_BATCH),
     "unet": Recipe("unet", "UNet", 16, CROP, PHOTO, 5, epochs=60, optimizer="AdamW", lr=3e-3,
-                   weight_decay=1e-4, eval_batch=facades.EVAL_BATCH),
+                   weight_decay=1e-4, eval_batch=facades.EVAL_BATCH, schedule="one-cycle", class_weight_power=0.5),
 }
 
 
@@ -135,19 +154,18 @@ def parse_models(parser: argparse.ArgumentParser, names: str, allowed=tuple(RECI
 
 
 def train_and_predict(recipe: Recipe, fast: config.FastPath, splits: data.Splits, transform=None,
-                      epochs: int | None = None, cosine: bool = False):
-    """Train a report model with its notebook recipe (seed 0) on ``splits`` and predict
-    the test split: ``(probs, y, history)``. ``cosine`` decays the learning rate to zero
-    over the run, as the classification notebook does."""
+                      epochs: int | None = None):
+    """Train a report model with its notebook recipe (seed 0: weights, batch order,
+    schedule, validation points) on ``splits`` and predict the test split:
+    ``(probs, y, history)``."""
     epochs = epochs or recipe.epochs
     model, optimizer, loss_fn = recipe.build(fast)
     loader = data.TensorBatches(splits.X_train, splits.y_train, recipe.batch_size, shuffle=True,
                                 generator=torch.Generator().manual_seed(0), device=fast.device, transform=transform)
     val, test = (data.TensorBatches(X, y, recipe.eval_batch, device=fast.device, transform=transform)
                  for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
-                 if cosine else None)
     history = training.train(model, loader, val, loss_fn, optimizer, epochs, fast,
-                             evals_per_epoch=4 if cosine else 1, scheduler=scheduler, progress=False)
+                             evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
+                             scheduler=recipe.scheduler(optimizer, epochs * len(loader)), progress=False)
     probs, y = training.predict(model, test, fast)
     return probs, y, history

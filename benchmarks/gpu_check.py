@@ -77,7 +77,7 @@ def train_report_cnn(fast: config.FastPath, fashion_dir: Path, fashion_root: Pat
     recipe = RECIPES["report_cnn"]
     epochs = 1 if tiny else recipe.epochs
     probs, y, history = train_and_predict(recipe, fast, fashion, data.standardize(fashion.X_train),
-                                          epochs=epochs, cosine=True)
+                                          epochs=epochs)
     return dict(epochs=epochs, precision=fast.precision, train_seconds=round(history["seconds"], 2),
                 skipped_steps=history["skipped_steps"], val_accuracy=history["val_acc"][-1],
                 test_accuracy=float((probs.argmax(1) == y).float().mean()), train_images=len(fashion.X_train))

@@ -38,8 +38,7 @@ def main(argv=None):
     if "cnn" in args.models:
         f = data.load_fashion_mnist(generator=config.seed_everything(0))
         for name, path in setups.items():
-            probs, y, history = train_and_predict(RECIPES["report_cnn"], path, f, data.standardize(f.X_train),
-                                                  cosine=True)
+            probs, y, history = train_and_predict(RECIPES["report_cnn"], path, f, data.standardize(f.X_train))
             seconds = history["seconds"]
             acc = float((probs.argmax(1) == y).float().mean())
             out[f"cnn_{name}"] = {"test_accuracy": acc, "train_seconds": seconds,

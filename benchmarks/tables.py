@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from common import shapes_text
+from helpers.files import atomic_path
 from helpers.results import device_label, replace_blocks
 
 HERE = Path(__file__).resolve().parent
@@ -17,6 +20,8 @@ PRECISION_START, PRECISION_END = "<!-- PRECISION:START -->", "<!-- PRECISION:END
 OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
 EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
+RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
+METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %"), "unet": ("mean AP", lambda v: f"{v:.3f}")}
 
 
 def _bench_json(root: Path | None, name: str) -> dict | None:
@@ -173,15 +178,93 @@ def gpu_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def _spread(values, fmt) -> str:
+    return f"{fmt(np.mean(values))} ({fmt(min(values))} to {fmt(max(values))})"
+
+
+def recipes_table(root: Path | None = None) -> str:
+    """Markdown tables of ``benchmarks/recipes.json`` (``benchmarks/recipes.py``): the final
+    recipes over their seeds, then the ablations."""
+    result = _bench_json(root, "recipes.json")
+    if not result or result.get("tiny"):
+        return "_No recipe runs yet: run `python benchmarks/recipes.py`._"
+    rows = result["rows"]
+    lines = [f"Measured by `python benchmarks/recipes.py` on {result['device_name']} ({result['cores']} cores, "
+             f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
+             "range in brackets; training seconds include the validation passes.", "",
+             "| model | seeds | validation | test | training s | test evaluation s | flip TTA kept |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        metric, fmt = METRIC[model]
+        final = [r for r in rows if r["model"] == model and r["variant"] == "final recipe"]
+        if not final:
+            continue
+        best_val = [r["val_tta"] if r["flip_tta"] else r["val"] for r in final]
+        lines.append(f"| {model} ({metric}) | {', '.join(str(r['seed']) for r in final)} | {_spread(best_val, fmt)} | "
+                     f"{_spread([r['test'] for r in final], fmt)} | "
+                     f"{_spread([r['train_seconds'] for r in final], lambda v: f'{v:.0f}')} | "
+                     f"{np.mean([r['test_eval_seconds'] for r in final]):.1f} | "
+                     f"{sum(r['flip_tta'] for r in final)} of {len(final)} |")
+    lines += ["", "Ablations: the final recipe (seed 0) minus one lever. Validation is what chose; "
+                  "its change is against the final recipe's seed-0 run.", "",
+              "| model | recipe | validation | change | test | training s |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        metric, fmt = METRIC[model]
+        group = [r for r in rows if r["model"] == model]
+        base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
+        for r in group:
+            if r["variant"] == "final recipe" and r is not base:
+                continue
+            val = r["val_tta"] if r["flip_tta"] else r["val"]
+            change = "" if base is None or r is base else (
+                f"{100 * (val - (base['val_tta'] if base['flip_tta'] else base['val'])):+.2f} pt" if model == "strong_cnn"
+                else f"{val - (base['val_tta'] if base['flip_tta'] else base['val']):+.3f}")
+            lines.append(f"| {model} | {r['variant']} | {fmt(val)} | {change} | {fmt(r['test'])} | "
+                         f"{r['train_seconds']:.0f} |")
+    lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
+    return "\n".join(lines)
+
+
+def recipes_plot(root: Path | None = None) -> Path | None:
+    """``recipes.png``: each recipe run's test metric against its training seconds."""
+    result = _bench_json(root, "recipes.json")
+    if not result or result.get("tiny"):
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    models = list(dict.fromkeys(r["model"] for r in result["rows"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        metric, _ = METRIC[model]
+        for r in (r for r in result["rows"] if r["model"] == model):
+            final = r["variant"] == "final recipe"
+            ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s", color="C0" if final else "C1")
+            ax.annotate(f"seed {r['seed']}" if final else r["variant"].replace("without ", "- "),
+                        (r["train_seconds"], r["test"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        ax.set_xlabel("training seconds")
+        ax.set_ylabel(f"test {metric}")
+        ax.set_title(model)
+    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe)")
+    fig.tight_layout()
+    path = (root or HERE) / "recipes.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
 def blocks(root: Path | None = None):
     return ((BENCH_START, BENCH_END, benchmark_table(root)), (PROFILE_START, PROFILE_END, profile_table(root)),
             (PRECISION_START, PRECISION_END, precision_table(root)), (OPS_START, OPS_END, ops_table(root)),
-            (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)))
+            (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)),
+            (RECIPES_START, RECIPES_END, recipes_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:
     """Rewrite the generated tables of ``benchmarks/README.md``; True if it changed."""
     readme = readme or HERE / "README.md"
+    recipes_plot(readme.parent)
     return replace_blocks(readme, blocks(readme.parent))
 
 

@@ -52,11 +52,11 @@ def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = No
     return X_out, take(y)
 
 
-def classification_augment(pad: int = 2):
-    """``augment(X, y, generator)`` for :class:`helpers.data.TensorBatches`: flip and
-    shift images by up to ``pad`` pixels; labels unchanged."""
+def classification_augment(pad: int = 2, flip: bool = True):
+    """``augment(X, y, generator)`` for :class:`helpers.data.TensorBatches`: flip (unless
+    ``flip`` is False) and shift images by up to ``pad`` pixels; labels unchanged."""
     def augment(X, y, generator):
-        return flip_crop(X, generator, pad=pad), y
+        return flip_crop(X, generator, pad=pad, flip=flip), y
     return augment
 
 

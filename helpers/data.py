@@ -266,3 +266,19 @@ def standardize(X_train: torch.Tensor) -> Standardize:
     """A transform that standardises with the mean and std of ``X_train`` (never of
     validation or test data, which must stay unseen)."""
     return Standardize(X_train.mean(), X_train.std())
+
+
+def class_weights(y: torch.Tensor, num_classes: int, power: float = 0.5) -> torch.Tensor:
+    """Loss weights for rare classes: ``1 / share ** power`` per class, scaled to mean 1.
+
+    ``share`` is each class's share of the labels ``y`` (pixels, for label maps),
+    clamped at 1e-3 so that a class absent from a small sample gets a finite weight.
+    ``power`` 0.5 (the default) is the inverse square root of the share, 1 the inverse
+    share, 0 equal weights. Returns float32 ``(num_classes,)``.
+    """
+    if power < 0:
+        raise ValueError(f"power={power}: class weights need power >= 0 (0 gives equal weights)")
+    share = torch.bincount(y.flatten(), minlength=num_classes).double()
+    share /= share.sum()
+    weights = 1 / share.clamp_min(1e-3) ** power
+    return (weights / weights.mean()).float()

@@ -180,7 +180,8 @@ def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) ->
     Returns ``(probs, y)`` on the CPU: ``(N, C)`` and ``(N,)`` for images, or
     ``(N, C, H, W)`` and ``(N, H, W)`` for pixels; probabilities are float32.
     ``flip_tta`` averages the probabilities of each image and its left-right mirror
-    (test-time augmentation, for image classifiers trained with flips).
+    (test-time augmentation, for models trained with flips); a segmenter's scores for
+    the mirror are mirrored back, so each pixel averages its own two scores.
     """
     model.eval()
     all_probs, all_y = [], []
@@ -190,7 +191,10 @@ def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) ->
             with autocast(fast.device, fast.precision):
                 probs = model(X).float().softmax(dim=1)
                 if flip_tta:
-                    probs = (probs + model(X.flip(-1)).float().softmax(dim=1)) / 2
+                    mirrored = model(X.flip(-1)).float().softmax(dim=1)
+                    if mirrored.dim() == 4:  # label maps: mirror the scores back onto the photo
+                        mirrored = mirrored.flip(-1)
+                    probs = (probs + mirrored) / 2
             all_probs.append(probs.contiguous().cpu())
             all_y.append(y.cpu())
     return torch.cat(all_probs), torch.cat(all_y)
@@ -221,20 +225,25 @@ class _RunningMean:
 
 
 def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs: int, fast: FastPath,
-          evals_per_epoch: int = 1, scheduler=None, progress: bool = True, desc: str = "train") -> dict:
+          evals_per_epoch: int = 1, scheduler=None, progress: bool = True, desc: str = "train",
+          eval_every: int = 1) -> dict:
     """Train ``model`` for ``epochs`` passes of :func:`train_epoch` and record its learning
     curves against training samples seen.
 
     The training loss/accuracy at each point is the mean over the batches since the
     previous point; the validation loss/accuracy is measured on all of ``val_loader``
-    at that point, ``evals_per_epoch`` times per epoch. ``scheduler`` (if any) steps
-    once per batch; fp16 runs get a gradient scaler.
+    at that point, ``evals_per_epoch`` times per epoch. ``eval_every`` > 1 evaluates
+    only in every ``eval_every``-th epoch and the last (validation costs time: a short
+    recipe on large images spends a sizeable share of its run on it). ``scheduler``
+    (if any) steps once per batch; fp16 runs get a gradient scaler.
 
     Returns a history dict of plain lists (JSON- and checkpoint-friendly):
     ``samples``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``epoch``,
     ``seconds`` (total wall-clock time, evaluation included, the device synchronised
     before the clock is read) and ``skipped_steps`` (steps the fp16 scaler skipped).
     """
+    if evals_per_epoch < 1 or eval_every < 1:
+        raise ValueError(f"evals_per_epoch ({evals_per_epoch}) and eval_every ({eval_every}) must be at least 1")
     keys = ("samples", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
     history = {k: [] for k in keys}
     scaler = make_scaler(fast)
@@ -249,7 +258,8 @@ def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs
         seen["skipped"] += step.skipped
         running.add(step, y)
         bar.update()
-        if i in eval_at:
+        epoch = seen["epoch"]
+        if i in eval_at and ((epoch + 1) % eval_every == 0 or epoch == epochs - 1):
             val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
             model.train()
             train_loss, train_acc = running.take()

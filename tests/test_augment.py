@@ -45,6 +45,15 @@ def test_classification_augment_changes_images_not_labels():
     assert Xa[i].sum() <= X[i].sum() + 1e-4
 
 
+def test_classification_augment_without_flips_only_shifts():
+    X, y = _coded_batch(n=16)
+    X = X[:, :1]
+    Xa, _ = classification_augment(pad=0, flip=False)(X, y, torch.Generator().manual_seed(0))
+    assert torch.equal(Xa, X)  # no shift, no flip: unchanged
+    flipped, _ = classification_augment(pad=0)(X, y, torch.Generator().manual_seed(0))
+    assert any(torch.equal(f, x.flip(-1)) for f, x in zip(flipped, X))
+
+
 def test_augmentation_is_for_training_batches_only():
     X, y = torch.rand(10, 1, 28, 28), torch.arange(10)
     train = TensorBatches(X, y, 5, augment=classification_augment())

@@ -49,6 +49,39 @@ def test_speed_benchmark_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert "speed-up against the standard fp32 DataLoader" in capsys.readouterr().out
 
 
+def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
+    """Three seeds and every ablation of both strong recipes run end to end, the tables
+    and the plot are drawn from the JSON, and a seed repeats its numbers exactly."""
+    recipes, tables = _load("recipes"), _load("tables")
+    out = tmp_path / "recipes.json"
+    argv = ["--tiny", "--out", str(out), "--fashion-root", str(tmp_path / "root"),
+            "--debian-dir", str(debian_fashion), "--facades-dir", str(tiny_facades), "--precision", "fp32"]
+    rows = recipes.main(argv)
+    result = json.loads(out.read_text())
+    assert result["tiny"] and set(result["recipes"]) == {"strong_cnn", "unet"}
+    for model in ("strong_cnn", "unet"):
+        variants = [r["variant"] for r in result["rows"] if r["model"] == model]
+        assert variants == ["final recipe"] * 3 + [f"without {lever}" for lever, _ in recipes.LEVERS[model]]
+    for r in rows:
+        assert r["epochs"] == 1 and r["train_seconds"] > 0 and 0 <= r["test"] <= 1
+        assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"])
+    assert "without label smoothing" in capsys.readouterr().out
+    again = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0", "--no-ablations"])
+    first = next(r for r in rows if r["model"] == "unet" and r["seed"] == 0)
+    assert (again[0]["val"], again[0]["test"]) == (first["val"], first["test"])
+    # a tiny run is not shown as a result; a real one is, with its plot
+    assert "No recipe runs yet" in tables.recipes_table(tmp_path)
+    real = dict(result, tiny=False)
+    (tmp_path / "recipes.json").write_text(json.dumps(real))
+    table = tables.recipes_table(tmp_path)
+    assert "| strong_cnn (accuracy) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
+    assert tables.recipes_plot(tmp_path).stat().st_size > 0
+    with pytest.raises(SystemExit):
+        recipes.main(["--tiny", "--models", "report_cnn"])  # not one of the strong models
+    with pytest.raises(SystemExit):
+        recipes.main(["--tiny", "--seeds", "0,x"])
+
+
 def test_op_profile_tiny(tmp_path, capsys):
     """One profiled step per model: rows sorted by time, shares add up to the whole."""
     out = tmp_path / "ops.json"

@@ -93,3 +93,17 @@ def test_tensor_batches_transform_and_errors():
         TensorBatches(X, y[:4])
     with pytest.raises(ValueError, match="batch_size=0"):
         TensorBatches(X, y, batch_size=0)
+
+
+def test_class_weights_by_hand():
+    from helpers.data import class_weights
+    # shares 0.8, 0.2, 0.0 (clamped to 1e-3): 1/sqrt(share) = 1.118, 2.236, 31.62
+    y = torch.tensor([0] * 8 + [1] * 2)
+    w = class_weights(y, 3)
+    raw = torch.tensor([1 / 0.8 ** 0.5, 1 / 0.2 ** 0.5, 1 / 1e-3 ** 0.5])
+    assert torch.allclose(w, (raw / raw.mean()).float(), atol=1e-6) and w.dtype == torch.float32
+    assert w.mean().item() == pytest.approx(1.0)
+    assert torch.allclose(class_weights(y, 3, power=0), torch.ones(3))
+    assert class_weights(y, 3, power=1)[1] / class_weights(y, 3, power=1)[0] == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="power"):
+        class_weights(y, 3, power=-1)

@@ -57,6 +57,21 @@ def test_train_records_points_against_samples_seen():
     assert (probs.argmax(1) == labels).float().mean().item() == pytest.approx(val_acc)
 
 
+def test_eval_every_evaluates_every_kth_epoch_and_the_last():
+    torch.manual_seed(0)
+    X, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    model = training.prepare_model(ReportCNN(), CPU)
+    history = training.train(model, TensorBatches(X, y, 10), TensorBatches(X, y, 20), nn.CrossEntropyLoss(),
+                             torch.optim.Adam(model.parameters()), epochs=5, fast=CPU, eval_every=2,
+                             progress=False)
+    # epochs 2 and 4, and 5 (the last); each training point averages every batch since the previous one
+    assert history["epoch"] == pytest.approx([2.0, 4.0, 5.0])
+    assert history["samples"] == [40, 80, 100]
+    with pytest.raises(ValueError, match="eval_every"):
+        training.train(model, TensorBatches(X, y, 10), TensorBatches(X, y, 20), nn.CrossEntropyLoss(),
+                       torch.optim.Adam(model.parameters()), epochs=1, fast=CPU, eval_every=0, progress=False)
+
+
 def test_bf16_autocast_runs_in_bf16_and_fp32_does_not():
     layer = nn.Linear(4, 3)
     X = torch.rand(2, 4)
@@ -88,6 +103,18 @@ def test_flip_tta_averages_image_and_mirror():
     tta, _ = training.predict(model, TensorBatches(X, y, 2), CPU, flip_tta=True)
     assert torch.allclose(tta, (plain + mirror) / 2, atol=1e-6)
     assert not torch.allclose(tta, plain)
+
+
+def test_flip_tta_mirrors_a_segmenters_scores_back():
+    """Each pixel averages its own score with the score its mirror image gives it."""
+    torch.manual_seed(0)
+    model = nn.Conv2d(3, 5, 3, padding=1).eval()  # scores per pixel, (N, 5, H, W)
+    X, y = torch.rand(2, 3, 16, 16) * 4, torch.randint(0, 5, (2, 16, 16))
+    plain, _ = training.predict(model, TensorBatches(X, y, 2), CPU)
+    mirror, _ = training.predict(model, TensorBatches(X.flip(-1), y, 2), CPU)
+    tta, _ = training.predict(model, TensorBatches(X, y, 2), CPU, flip_tta=True)
+    assert torch.allclose(tta, (plain + mirror.flip(-1)) / 2, atol=1e-6)
+    assert not torch.allclose(tta, (plain + mirror) / 2, atol=1e-3)
 
 
 def test_fused_optimizer_detected_and_same_update_as_default():

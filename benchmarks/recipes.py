@@ -1,0 +1,163 @@
+"""The stronger models' recipes: three seeds each, and what every lever is worth.
+
+    python benchmarks/recipes.py                        # both models: 3 seeds + ablations (about an hour)
+    python benchmarks/recipes.py --models strong_cnn    # one model
+    python benchmarks/recipes.py --no-ablations --seeds 0,1,2
+    python benchmarks/recipes.py --tiny                 # seconds: checks that the script runs (tests)
+
+Each run trains a model exactly as its notebook does (the recipe in ``common.RECIPES``,
+the same split, loaders, schedule and training loop; seed ``s`` seeds the weights with
+``s`` and the batch order with ``s + 1``, so seed 0 is the notebook's run). The
+**final recipe** runs once per seed: its mean and range are the yardstick. Each
+**ablation** is the final recipe minus one lever (seed 0): a lever earns its place if
+removing it costs more validation accuracy (or mean AP) than the seeds' spread, or
+if it saves training time. Choices are read from the validation columns; the test
+columns are reported, never used to choose. Flip averaging at test time (TTA) is
+kept only where it helps on validation, as the notebooks decide it.
+
+Writes ``benchmarks/recipes.json``; ``python benchmarks/tables.py`` renders its tables
+and the accuracy-versus-time plot (``benchmarks/recipes.png``) into the README.
+Run it alone: the training seconds are wall-clock on all cores.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
+from helpers import augment, config, data, facades, metrics, training
+
+HERE = Path(__file__).resolve().parent
+STRONG = ("strong_cnn", "unet")
+
+# the levers of each final recipe: (name, the recipe's fields with that lever removed)
+LEVERS = {
+    "strong_cnn": [
+        ("label smoothing", dict(label_smoothing=0.0)),
+        ("flip + shift augmentation", dict(pad=0, flip=False)),
+        ("one-cycle schedule (constant rate)", dict(schedule="constant")),
+        ("flip TTA", dict(flip_tta=False)),
+    ],
+    "unet": [
+        ("class weights", dict(class_weight_power=0.0)),
+        ("one-cycle schedule (constant rate)", dict(schedule="constant")),
+        ("flip TTA", dict(flip_tta=False)),
+    ],
+}
+
+
+def _loaders(recipe: Recipe, splits, transform, fast, seed: int, augment_fn):
+    train = data.TensorBatches(splits.X_train, splits.y_train, recipe.batch_size, shuffle=True,
+                               generator=torch.Generator().manual_seed(seed + 1), device=fast.device,
+                               transform=transform, augment=augment_fn)
+    val, test = (data.TensorBatches(X, y, recipe.eval_batch, device=fast.device, transform=transform)
+                 for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
+    return train, val, test
+
+
+def _score(recipe: Recipe, probs: torch.Tensor, y: torch.Tensor) -> tuple[float, list[float]]:
+    """Accuracy and per-class accuracy, or mean AP and AP per class."""
+    if recipe.segmentation:
+        ap = metrics.average_precision_per_class(probs.numpy(), y.numpy())
+        return metrics.mean_ap(ap), [float(a) for a in ap]
+    pred = probs.argmax(1)
+    return metrics.accuracy(y, pred), [float(a) for a in metrics.per_class_accuracy(y, pred, recipe.num_classes)]
+
+
+def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,
+        progress: bool = False) -> dict:
+    """Train ``recipe`` once (as its notebook does) and score it on validation and test."""
+    epochs = epochs or recipe.epochs
+    if recipe.segmentation:
+        transform = facades.scale_photos
+        augment_fn = augment.segmentation_augment(recipe.image_shape[-1])
+    else:
+        transform = data.standardize(splits.X_train)
+        augment_fn = (augment.classification_augment(pad=recipe.pad, flip=recipe.flip)
+                      if recipe.flip or recipe.pad else None)
+    fast = recipe.fast_path(fast)
+    model, optimizer, loss_fn = recipe.build(fast, seed=seed)
+    if recipe.class_weight_power:
+        weights = data.class_weights(splits.y_train, recipe.num_classes, recipe.class_weight_power)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(fast.device), label_smoothing=recipe.label_smoothing)
+    train_loader, val_loader, test_loader = _loaders(recipe, splits, transform, fast, seed, augment_fn)
+    history = training.train(model, train_loader, val_loader, loss_fn, optimizer, epochs, fast,
+                             evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
+                             scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
+                             progress=progress, desc=recipe.name)
+    val = {}
+    for tta in (False, True) if recipe.flip_tta else (False,):
+        val[tta] = _score(recipe, *training.predict(model, val_loader, fast, flip_tta=tta))[0]
+    use_tta = recipe.flip_tta and val[True] > val[False]
+    start = time.perf_counter()
+    probs, y = training.predict(model, test_loader, fast, flip_tta=use_tta)
+    training.synchronize(fast.device)
+    eval_seconds = time.perf_counter() - start
+    test, per_class = _score(recipe, probs, y)
+    return dict(model=recipe.name, seed=seed, epochs=epochs, train_seconds=round(history["seconds"], 3),
+                test_eval_seconds=round(eval_seconds, 2), val=val[False], val_tta=val.get(True),
+                flip_tta=bool(use_tta), test=test, test_per_class=per_class,
+                parameters=sum(p.numel() for p in model.parameters()))
+
+
+def _splits(name: str, args):
+    limit = 24 if args.tiny else None
+    if name == "strong_cnn":
+        return data.load_fashion_mnist(val_size=6 if args.tiny else 10_000, limit=limit,
+                                       root=args.fashion_root, debian_dir=args.debian_dir,
+                                       generator=torch.Generator().manual_seed(0))
+    return facades.load_facades(args.facades_dir, limit=limit)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(STRONG), help="comma-separated: strong_cnn, unet")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the final recipe (default 0,1,2)")
+    parser.add_argument("--no-ablations", action="store_true", help="only the final recipe's seeds")
+    parser.add_argument("--fashion-root", default=str(config.DATA_DIR))
+    parser.add_argument("--debian-dir", default=str(data.DEBIAN_DIR))
+    parser.add_argument("--facades-dir", default=None, help="facade data (default: FACADES_DIR, then data/facades)")
+    parser.add_argument("--out", default=str(HERE / "recipes.json"))
+    parser.add_argument("--tiny", action="store_true", help="one epoch on a few images (tests)")
+    add_precision_argument(parser)
+    args = parser.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers, e.g. 0,1,2")
+    recipes = parse_models(parser, args.models, allowed=STRONG)
+    fast = pick_fast_path(parser, args.precision)
+    rows = []
+    for recipe in recipes:
+        splits = _splits(recipe.name, args)
+        epochs = 1 if args.tiny else None
+        if args.tiny and recipe.segmentation:  # the test photos are 32x32
+            recipe = dataclasses.replace(recipe, image_shape=(3, 16, 16))
+        variants = [("final recipe", recipe, seed) for seed in seeds]
+        if not args.no_ablations:
+            variants += [(f"without {lever}", dataclasses.replace(recipe, **off), seeds[0])
+                         for lever, off in LEVERS[recipe.name]]
+        for variant, changed, seed in variants:
+            config.seed_everything(seed)
+            row = dict(run(changed, splits, fast, seed, epochs), variant=variant)
+            rows.append(row)
+            print(f"{recipe.name:<10} {variant:<42} seed {seed}  train {row['train_seconds']:7.1f} s  "
+                  f"val {row['val']:.4f}" + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")
+                  + f"  test {row['test']:.4f}{' with TTA' if row['flip_tta'] else ''}", flush=True)
+    write_json(args.out, dict(device=fast.device.type, device_name=config.device_name(fast.device),
+                              cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__,
+                              python=platform.python_version(), precision=fast.precision, tiny=args.tiny,
+                              recipes={r.name: dataclasses.asdict(r) for r in recipes}, rows=rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
