@@ -253,15 +253,17 @@ class FastPath:
         """One line for a notebook's set-up cell."""
         extras = [x for x, on in (("channels_last", self.channels_last),
                                   ("fused Adam", self.fused_optimizer)) if on]
-        return (f"device: {self.device.type} ({self.reason})"
+        return (f"device: {self.device.type}, {self.reason}"
                 + (f"; {', '.join(extras)}" if extras else ""))
 
-    def record(self) -> dict:
-        """The decision as plain values, for ``metrics.json`` and benchmark files."""
+    def record(self, fused: bool = True) -> dict:
+        """The decision as plain values, for ``metrics.json`` and benchmark files.
+        ``fused=False``: the model's optimizer did not ask for the fused step, so the
+        record says it was not used even where the device has one."""
         return {"device": self.device.type, "device_name": self.device_name,
                 "capability": ".".join(map(str, self.capability)) if self.capability else None,
                 "precision": self.precision, "channels_last": self.channels_last,
-                "fused_optimizer": self.fused_optimizer}
+                "fused_optimizer": self.fused_optimizer and fused}
 
 
 def pick_fast_path(device: torch.device | str | None = None, precision: str | None = None) -> FastPath:

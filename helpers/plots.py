@@ -37,8 +37,9 @@ def save_figure(fig: plt.Figure, part: str, name: str) -> Path:
 
 
 def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=None,
-                cmap: str = "gray") -> None:
-    """A grid of images ``(N, H, W)`` or ``(N, H, W, 3)`` with one title each."""
+                cmap: str = "gray", suptitle: str = "") -> None:
+    """A grid of images ``(N, H, W)`` or ``(N, H, W, 3)`` with one title each, and
+    ``suptitle`` above the grid."""
     images = np.asarray(images)
     n = len(images)
     nrows = -(-n // ncols)
@@ -51,6 +52,8 @@ def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=Non
         if i < n:
             ax.imshow(images[i], cmap=cmap)
             ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
+    if suptitle:
+        fig.suptitle(suptitle)
     save_figure(fig, part, name)
 
 
@@ -91,9 +94,10 @@ def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "a
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.08)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower right")
+    # the legend sits above the axes, where it can cover no bar, however low
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=n_series, frameon=False)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=30)  # room for the legend
     fig.tight_layout()
     save_figure(fig, part, name)
 
@@ -209,7 +213,8 @@ def show_segmentations(columns: dict, classes, palette, part: str, name: str) ->
     save_figure(fig, part, name)
 
 
-def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int = 2000) -> None:
+def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int = 2000,
+                   title: str = "") -> None:
     """One-vs-rest precision-recall curve of each class over every pixel (or image).
 
     ``probs`` ``(N, C, ...)``, ``labels`` ``(N, ...)``. Curves are thinned to
@@ -231,5 +236,7 @@ def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     save_figure(fig, part, name)

@@ -48,12 +48,13 @@ def test_cuda_precision_by_capability(fake_cuda, name, capability, precision):
     assert f"{name}, capability {capability[0]}.{capability[1]}" in line
     assert ("fp16 autocast + GradScaler" if precision == "fp16" else "bf16 autocast") in line
     assert fast.record()["device_name"] == name and fast.record()["capability"] == "%d.%d" % capability
+    assert fast.record()["fused_optimizer"] and not fast.record(fused=False)["fused_optimizer"]
 
 
 def test_t4_describes_its_choice(fake_cuda):
     fake_cuda("Tesla T4", (7, 5))
     assert config.pick_fast_path().describe().startswith(
-        "device: cuda (Tesla T4, capability 7.5: fp16 autocast + GradScaler (no bf16 units below capability 8.0))")
+        "device: cuda, Tesla T4, capability 7.5: fp16 autocast + GradScaler (no bf16 units below capability 8.0)")
 
 
 def test_forcing_bf16_on_a_t4_is_a_clear_error(fake_cuda, monkeypatch):

@@ -55,3 +55,28 @@ def test_figures_are_reproducible(out):
     first = (out / "f.png").read_bytes()
     plots.show_filters(torch.ones(4, 1, 3, 3), "part", "f")
     assert (out / "f.png").read_bytes() == first
+
+
+def _captured(monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, part, name: figures.append(fig))
+    return figures
+
+
+def test_bar_legend_covers_no_bar_and_titles_are_drawn(monkeypatch):
+    figures = _captured(monkeypatch)
+    classes = ["a", "b", "c", "d"]
+    # low bars at both ends, where a legend inside the axes would sit on them
+    plots.plot_per_class({"one": [0.02, 0.9, 0.9, 0.03], "two": [0.05, 1.0, 0.95, 0.01]}, classes, "p", "bars",
+                         title="bars")
+    fig = figures[-1]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(legend.overlaps(bar.get_window_extent(renderer)) for bar in ax.patches)
+    assert not legend.overlaps(ax.title.get_window_extent(renderer))
+    plots.plot_pr_curves(np.eye(3)[[0, 1, 2, 0]], np.array([0, 1, 2, 0]), ["a", "b", "c"], "p", "pr", title="PR")
+    assert figures[-1].axes[0].get_title() == "PR"
+    plots.show_images(np.zeros((2, 4, 4)), ["x", "y"], "p", "grid", suptitle="Two images")
+    assert figures[-1].get_suptitle() == "Two images"
