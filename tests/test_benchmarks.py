@@ -202,12 +202,13 @@ def _notebook_constants(name):
 @pytest.mark.parametrize("recipe_name, notebook, names, optimizer_var", [
     ("report_cnn", "01_classification.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS"), "optimizer"),
     ("strong_cnn", "01_classification.ipynb", dict(batch_size="STRONG_BATCH", lr="STRONG_LR", epochs="STRONG_EPOCHS",
-                                                   weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING"),
+                                                   weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING",
+                                                   pad="SHIFT", eval_every="STRONG_EVAL_EVERY"),
      "strong_optimizer"),
     ("report_segnet", "02_segmentation.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS",
                                                     weight_decay="WEIGHT_DECAY"), "optimizer"),
     ("unet", "02_segmentation.ipynb", dict(batch_size="UNET_BATCH", lr="UNET_LR", epochs="UNET_EPOCHS",
-                                           weight_decay="UNET_WD"), "unet_optimizer"),
+                                           weight_decay="UNET_WD", eval_every="UNET_EVAL_EVERY"), "unet_optimizer"),
 ])
 def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optimizer_var):
     """What the benchmarks train is what the notebooks train: every recipe field matches
@@ -222,6 +223,14 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
     assert ("fused=fast.fused_optimizer" in statement) == recipe.fused
     if recipe_name == "unet":
         assert recipe.image_shape == (3, constants["CROP"], constants["CROP"])
+        assert f"power={recipe.class_weight_power}" in source
+    schedule = {"one-cycle": "OneCycleLR", "cosine": "CosineAnnealingLR"}.get(recipe.schedule)
+    if schedule:
+        assert re.search(rf"^{optimizer_var.replace('optimizer', 'scheduler')} = torch\.optim\.lr_scheduler\.{schedule}\(",
+                         source, re.M), (recipe_name, recipe.schedule)
+    # flip TTA is decided on validation in the notebook exactly where the recipe asks for it
+    tta_var = {"strong_cnn": "use_tta", "unet": "unet_tta"}.get(recipe_name)
+    assert (tta_var is not None and f"{tta_var} = " in source) == recipe.flip_tta
 
 
 def test_timed_step_updates_the_weights_as_train_step_does():

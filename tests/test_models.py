@@ -46,9 +46,16 @@ def test_strong_cnn_shape_and_parameters():
     from helpers.models import StrongCNN
     model = StrongCNN()
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    convs = [(1, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)]
-    expected = sum(9 * a * b + 2 * b for a, b in convs) + 128 * 10 + 10  # conv (no bias) + BN, linear
-    assert count_parameters(model) == expected == 288_170
+    convs = [(1, 32), (32, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128)]
+    expected = sum(9 * a * b + 2 * b for a, b in convs) + 128 * 10  # conv (no bias) + BN, linear (no bias)
+    assert count_parameters(model) == expected == 463_584
+    # the stem at 28x28, then each stage pools once: 14x14 and 7x7 before the head
+    sizes = []
+    for layer in model.features:
+        if isinstance(layer, torch.nn.Conv2d):
+            layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
+    model(torch.zeros(1, 1, 28, 28))
+    assert sizes == [(32, 28, 28), (64, 28, 28), (64, 14, 14), (64, 14, 14), (128, 14, 14), (128, 7, 7), (128, 7, 7)]
 
 
 def test_unet_shape_and_parameters():
