@@ -41,20 +41,32 @@ def device_label(record: dict) -> str:
 
 
 def results_table(root: Path | None = None) -> str:
-    """Markdown table of every model in the committed metrics files (their ``models`` lists)."""
+    """Markdown table of every model in the committed metrics files (their ``models`` lists).
+
+    A part's later models give their training time also as a multiple of the part's
+    first model (the report's), measured in the same run.
+    """
     rows = ["| part | model | parameters | epochs | training time | device, precision | test result |",
             "| --- | --- | ---: | ---: | ---: | --- | --- |"]
     for part, label in (("classification", "classification (Fashion-MNIST test)"),
                         ("segmentation", "segmentation (facades test_dev)")):
-        for m in (read_metrics(part, root) or {}).get("models", []):
+        models = (read_metrics(part, root) or {}).get("models", [])
+        for m in models:
             if part == "classification":
                 result = (f"accuracy {_pct(m['test_accuracy'])} (hardest: {m['hardest_class']} "
                           f"{_pct(m['hardest_class_accuracy'])})")
             else:
                 result = (f"mean AP {_num(m['mean_ap'])}, mean IoU {_num(m['mean_iou'])}, "
                           f"pixel accuracy {_pct(m['pixel_accuracy'])}")
+                if "ap_per_class" in m and "pillar" in m["ap_per_class"]:
+                    result += f", pillar AP {_num(m['ap_per_class']['pillar'])}"
+            if m.get("flip_tta"):
+                result += ", with flip TTA"
+            time = f"{m['train_seconds']:.0f} s"
+            if m is not models[0] and models[0]["train_seconds"] > 0:
+                time += f" ({m['train_seconds'] / models[0]['train_seconds']:.2f}x {models[0]['name']})"
             rows.append(f"| {label} | {m['name']} | {m['parameters']:,} | {m['epochs']} | "
-                        f"{m['train_seconds']:.0f} s | {device_label(m)}, {m['precision']} | {result} |")
+                        f"{time} | {device_label(m)}, {m['precision']} | {result} |")
     return "\n".join(rows)
 
 

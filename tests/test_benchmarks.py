@@ -56,16 +56,22 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     out = tmp_path / "recipes.json"
     argv = ["--tiny", "--out", str(out), "--fashion-root", str(tmp_path / "root"),
             "--debian-dir", str(debian_fashion), "--facades-dir", str(tiny_facades), "--precision", "fp32"]
-    rows = recipes.main(argv)
+    rows = recipes.main(argv + ["--tradeoffs"])
     result = json.loads(out.read_text())
     assert result["tiny"] and set(result["recipes"]) == {"strong_cnn", "unet"}
     for model in ("strong_cnn", "unet"):
         variants = [r["variant"] for r in result["rows"] if r["model"] == model]
-        assert variants == ["final recipe"] * 3 + [f"without {lever}" for lever, _ in recipes.LEVERS[model]]
+        assert variants == (["final recipe"] * 3 + [f"without {lever}" for lever, _ in recipes.LEVERS[model]]
+                            + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]])
     for r in rows:
         assert r["epochs"] == 1 and r["train_seconds"] > 0 and 0 <= r["test"] <= 1
         assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"])
     assert "without label smoothing" in capsys.readouterr().out
+    for model in ("strong_cnn", "unet"):  # the TTA ablation rescores the seed-0 model, training nothing new
+        base, no_tta = (next(r for r in rows if r["model"] == model and r["variant"] == v and r["seed"] == 0)
+                        for v in ("final recipe", "without flip TTA"))
+        assert no_tta["test"] == base["test_plain"] and no_tta["train_seconds"] == base["train_seconds"]
+        assert not no_tta["flip_tta"] and no_tta["derived_from"] == "final recipe, seed 0"
     again = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0", "--no-ablations"])
     first = next(r for r in rows if r["model"] == "unet" and r["seed"] == 0)
     assert (again[0]["val"], again[0]["test"]) == (first["val"], first["test"])
@@ -75,6 +81,10 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     (tmp_path / "recipes.json").write_text(json.dumps(real))
     table = tables.recipes_table(tmp_path)
     assert "| strong_cnn (accuracy) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
+    assert result["complete"] and "Incomplete" not in table
+    (tmp_path / "recipes.json").write_text(json.dumps(dict(real, complete=False)))
+    assert "**Incomplete run**" in tables.recipes_table(tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps(real))
     assert tables.recipes_plot(tmp_path).stat().st_size > 0
     with pytest.raises(SystemExit):
         recipes.main(["--tiny", "--models", "report_cnn"])  # not one of the strong models

@@ -19,11 +19,14 @@ def test_table_is_generated_from_metrics_files(tmp_path):
         {"name": "report net", "mean_ap": 0.6, "mean_iou": 0.42, "pixel_accuracy": 0.71, "epochs": 20,
          "train_seconds": 600, "device": "cuda", "device_name": "Tesla T4", "precision": "fp16", "parameters": 97189},
         {"name": "U-Net", "mean_ap": 0.75, "mean_iou": 0.5, "pixel_accuracy": 0.75, "epochs": 60,
-         "train_seconds": 900, "device": "cuda", "device_name": "Tesla T4", "precision": "fp16", "parameters": 10}]})
+         "train_seconds": 900, "device": "cuda", "device_name": "Tesla T4", "precision": "fp16", "parameters": 10,
+         "ap_per_class": {"others": 0.7, "pillar": 0.4567}, "flip_tta": True}]})
     table = results.results_table(tmp_path)
     assert "| report CNN | 225,034 | 10 | 61 s | cpu, bf16 | accuracy 91.2 % (hardest: Shirt 70.0 %) |" in table
     assert "| report net | 97,189 | 20 | 600 s | Tesla T4, fp16 | mean AP 0.600, mean IoU 0.420, pixel accuracy 71.0 % |" in table
-    assert table.splitlines()[-1].startswith("| segmentation (facades test_dev) | U-Net | 10 | 60 | 900 s |")
+    assert table.splitlines()[-1] == ("| segmentation (facades test_dev) | U-Net | 10 | 60 | 900 s (1.50x report net) | "
+                                      "Tesla T4, fp16 | mean AP 0.750, mean IoU 0.500, pixel accuracy 75.0 %, "
+                                      "pillar AP 0.457, with flip TTA |")
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.START}\nold\n{results.END}\nrest\n")
     assert results.update_readme(readme) is True
