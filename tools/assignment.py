@@ -42,6 +42,7 @@ RELEASE_FILES = ("requirements.txt", "pyproject.toml", ".gitignore")
 RELEASE_REWRITES = (
     (re.compile(r"\[benchmarks/README\.md\]\(\.\./benchmarks/README\.md\)"),
      "the benchmarks of the course's solution repository"),
+    (re.compile(r"``?benchmarks/README\.md``?"), "the benchmark notes of the course's solution repository"),
     (re.compile(r"``?benchmarks/\w+\.py``?|benchmarks/\w+\.py"), "the solution repository's benchmarks"),
     (re.compile(r"``?tests/test_\w+\.py``?"), "the solution repository's tests"),
     (re.compile(r"shared by ``make run`` and ``make test``"), "of the solution repository's make targets"),
