@@ -100,15 +100,31 @@ class Recipe:
         asks for one and the device has one."""
         return dataclasses.replace(fast, fused_optimizer=fast.fused_optimizer and self.fused)
 
-    def build(self, fast: config.FastPath, seed: int = 0, **model_kw):
-        """``(model, optimizer, loss_fn)`` on ``fast``'s device, seeded (the loss is
-        unweighted: :func:`class_weights` gives a segmentation recipe's weights)."""
+    def build(self, fast: config.FastPath, seed: int = 0, train_labels: torch.Tensor | None = None, **model_kw):
+        """``(model, optimizer, loss_fn)`` on ``fast``'s device, seeded. The loss carries
+        the recipe's class weights (:func:`helpers.data.class_weights`) when
+        ``train_labels`` are given; without them (step-cost benchmarks on random
+        batches) it is unweighted."""
         torch.manual_seed(seed)
         model = training.prepare_model(getattr(models, self.model)(**model_kw), fast)
         optimizer_cls = getattr(torch.optim, self.optimizer)
         optimizer = optimizer_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
                                   fused=self.fast_path(fast).fused_optimizer or None)
-        return model, optimizer, nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
+        weight = None
+        if self.class_weight_power and train_labels is not None:
+            weight = data.class_weights(train_labels, self.num_classes, self.class_weight_power).to(fast.device)
+        return model, optimizer, nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    def loaders(self, splits: data.Splits, fast: config.FastPath, transform=None, shuffle_seed: int = 0,
+                augment=None):
+        """``(train, val, test)`` batches of ``splits`` as the notebooks build them: the
+        training batches shuffled by a generator seeded with ``shuffle_seed``."""
+        train = data.TensorBatches(splits.X_train, splits.y_train, self.batch_size, shuffle=True,
+                                   generator=torch.Generator().manual_seed(shuffle_seed), device=fast.device,
+                                   transform=transform, augment=augment)
+        val, test = (data.TensorBatches(X, y, self.eval_batch, device=fast.device, transform=transform)
+                     for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
+        return train, val, test
 
     def scheduler(self, optimizer, steps: int):
         """The recipe's learning-rate schedule over ``steps`` batches (None: constant)."""
@@ -161,10 +177,7 @@ def train_and_predict(recipe: Recipe, fast: config.FastPath, splits: data.Splits
     ``(probs, y, history)``."""
     epochs = epochs or recipe.epochs
     model, optimizer, loss_fn = recipe.build(fast)
-    loader = data.TensorBatches(splits.X_train, splits.y_train, recipe.batch_size, shuffle=True,
-                                generator=torch.Generator().manual_seed(0), device=fast.device, transform=transform)
-    val, test = (data.TensorBatches(X, y, recipe.eval_batch, device=fast.device, transform=transform)
-                 for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
+    loader, val, test = recipe.loaders(splits, fast, transform)
     history = training.train(model, loader, val, loss_fn, optimizer, epochs, fast,
                              evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
                              scheduler=recipe.scheduler(optimizer, epochs * len(loader)), progress=False)

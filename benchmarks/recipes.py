@@ -30,7 +30,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common import RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
@@ -61,15 +60,6 @@ TRADEOFFS = {
 }
 
 
-def _loaders(recipe: Recipe, splits, transform, fast, seed: int, augment_fn):
-    train = data.TensorBatches(splits.X_train, splits.y_train, recipe.batch_size, shuffle=True,
-                               generator=torch.Generator().manual_seed(seed + 1), device=fast.device,
-                               transform=transform, augment=augment_fn)
-    val, test = (data.TensorBatches(X, y, recipe.eval_batch, device=fast.device, transform=transform)
-                 for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
-    return train, val, test
-
-
 def _score(recipe: Recipe, probs: torch.Tensor, y: torch.Tensor) -> tuple[float, list[float]]:
     """Accuracy and per-class accuracy, or mean AP and AP per class."""
     if recipe.segmentation:
@@ -91,11 +81,8 @@ def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: in
         augment_fn = (augment.classification_augment(pad=recipe.pad, flip=recipe.flip)
                       if recipe.flip or recipe.pad else None)
     fast = recipe.fast_path(fast)
-    model, optimizer, loss_fn = recipe.build(fast, seed=seed)
-    if recipe.class_weight_power:
-        weights = data.class_weights(splits.y_train, recipe.num_classes, recipe.class_weight_power)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(fast.device), label_smoothing=recipe.label_smoothing)
-    train_loader, val_loader, test_loader = _loaders(recipe, splits, transform, fast, seed, augment_fn)
+    model, optimizer, loss_fn = recipe.build(fast, seed=seed, train_labels=splits.y_train)
+    train_loader, val_loader, test_loader = recipe.loaders(splits, fast, transform, seed + 1, augment_fn)
     history = training.train(model, train_loader, val_loader, loss_fn, optimizer, epochs, fast,
                              evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
                              scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
@@ -173,9 +160,12 @@ def main(argv=None):
                   threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version(),
                   precision=fast.precision, tiny=args.tiny, recipes={r.name: dataclasses.asdict(r) for r in recipes})
     for recipe, variant, changed, seed in jobs:
-        base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == "final recipe"
-                     and r["seed"] == seed), None)
-        if variant == "without flip TTA" and base is not None:
+        base = None
+        if changed != recipe and changed == dataclasses.replace(recipe, flip_tta=False):
+            # differs only in TTA: it trains the final recipe's model, so rescore that run
+            base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == "final recipe"
+                         and r["seed"] == seed), None)
+        if base is not None:
             row = without_tta(base)
         else:
             if recipe.name not in splits:

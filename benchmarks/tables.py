@@ -21,7 +21,9 @@ OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
 EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
-METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %"), "unet": ("mean AP", lambda v: f"{v:.3f}")}
+# per model: the metric's name, its format, and the format of a change in it
+METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{100 * d:+.2f} pt"),
+          "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: f"{d:+.3f}")}
 
 
 def _bench_json(root: Path | None, name: str) -> dict | None:
@@ -182,6 +184,11 @@ def _spread(values, fmt) -> str:
     return f"{fmt(np.mean(values))} ({fmt(min(values))} to {fmt(max(values))})"
 
 
+def _chosen_val(row: dict) -> float:
+    """A recipe run's validation score as it was used: with flip TTA where TTA was kept."""
+    return row["val_tta"] if row["flip_tta"] else row["val"]
+
+
 def recipes_table(root: Path | None = None) -> str:
     """Markdown tables of ``benchmarks/recipes.json`` (``benchmarks/recipes.py``): the final
     recipes over their seeds, then the ablations."""
@@ -198,12 +205,12 @@ def recipes_table(root: Path | None = None) -> str:
              "| model | seeds | validation | test | training s | test evaluation s | flip TTA kept |",
              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for model in dict.fromkeys(r["model"] for r in rows):
-        metric, fmt = METRIC[model]
+        metric, fmt, _ = METRIC[model]
         final = [r for r in rows if r["model"] == model and r["variant"] == "final recipe"]
         if not final:
             continue
-        best_val = [r["val_tta"] if r["flip_tta"] else r["val"] for r in final]
-        lines.append(f"| {model} ({metric}) | {', '.join(str(r['seed']) for r in final)} | {_spread(best_val, fmt)} | "
+        lines.append(f"| {model} ({metric}) | {', '.join(str(r['seed']) for r in final)} | "
+                     f"{_spread([_chosen_val(r) for r in final], fmt)} | "
                      f"{_spread([r['test'] for r in final], fmt)} | "
                      f"{_spread([r['train_seconds'] for r in final], lambda v: f'{v:.0f}')} | "
                      f"{np.mean([r['test_eval_seconds'] for r in final]):.1f} | "
@@ -213,16 +220,14 @@ def recipes_table(root: Path | None = None) -> str:
                   "seed-0 run.", "",
               "| model | recipe | validation | change | test | training s |", "| --- | --- | ---: | ---: | ---: | ---: |"]
     for model in dict.fromkeys(r["model"] for r in rows):
-        metric, fmt = METRIC[model]
+        _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
         base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
         for r in group:
             if r["variant"] == "final recipe" and r is not base:
                 continue
-            val = r["val_tta"] if r["flip_tta"] else r["val"]
-            change = "" if base is None or r is base else (
-                f"{100 * (val - (base['val_tta'] if base['flip_tta'] else base['val'])):+.2f} pt" if model == "strong_cnn"
-                else f"{val - (base['val_tta'] if base['flip_tta'] else base['val']):+.3f}")
+            val = _chosen_val(r)
+            change = "" if base is None or r is base else change_fmt(val - _chosen_val(base))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
             lines.append(f"| {model} | {variant} | {fmt(val)} | {change} | {fmt(r['test'])} | "
                          f"{r['train_seconds']:.0f} |")
@@ -241,7 +246,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
     fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
-        metric, _ = METRIC[model]
+        metric = METRIC[model][0]
         for r in (r for r in result["rows"] if r["model"] == model):
             final = r["variant"] == "final recipe"
             ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s", color="C0" if final else "C1")
