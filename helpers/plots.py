@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from sklearn.metrics import precision_recall_curve
 
 from . import config
@@ -70,6 +71,10 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
         ax.plot(xs, history[f"train_{metric}"], marker=".", label="training batches")
         ax.plot(xs, history[f"val_{metric}"], marker=".", label="validation set")
         ax.set_xlabel("training samples seen" if x == "samples" else "epoch")
+        if x == "samples":
+            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 600,000 rather than 6e5
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
         ax.set_ylabel(labels.get(metric, metric))
         ax.grid(alpha=0.3)
         ax.legend()
@@ -134,10 +139,11 @@ def pick_examples(y_true, y_pred, cls: int, per_class: int = 2) -> tuple[np.ndar
     # END SOLUTION
 
 
-def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2) -> None:
+def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_class: int = 2,
+                     title: str = "") -> None:
     """For each class, the first ``per_class`` correct predictions (green title)
     and the first ``per_class`` wrong ones (red title), in test-set order
-    (:func:`pick_examples`).
+    (:func:`pick_examples`), under ``title``.
 
     ``images`` ``(N, H, W)``; ``y_true``/``y_pred`` ``(N,)``.
     """
@@ -162,6 +168,8 @@ def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_
                 spine.set_linewidth(3)
             ax.set_title(f"true: {classes[y_true[i]]}\npred: {classes[y_pred[i]]}",
                          fontsize=7, color=color)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, part, name)
 
@@ -188,8 +196,8 @@ def label_legend(classes, palette) -> list:
             for i, c in enumerate(classes)]
 
 
-def show_segmentations(columns: dict, classes, palette, part: str, name: str) -> None:
-    """Rows of photos beside label maps.
+def show_segmentations(columns: dict, classes, palette, part: str, name: str, title: str = "") -> None:
+    """Rows of photos beside label maps, under ``title``.
 
     ``columns``: title -> list of images; photos ``(H, W, 3)`` uint8, label maps
     ``(H, W)`` integers drawn with ``palette`` (``(C, 3)`` uint8 RGB).
@@ -199,16 +207,18 @@ def show_segmentations(columns: dict, classes, palette, part: str, name: str) ->
     nrows = len(columns[titles[0]])
     fig, axes = plt.subplots(nrows, len(titles), figsize=(2.6 * len(titles), 2.6 * nrows + 0.6),
                              squeeze=False)
-    for j, title in enumerate(titles):
-        for i, img in enumerate(columns[title]):
+    for j, column in enumerate(titles):
+        for i, img in enumerate(columns[column]):
             img = np.asarray(img)
             ax = axes[i, j]
             ax.imshow(palette[img] if img.ndim == 2 else img)
             ax.axis("off")
             if i == 0:
-                ax.set_title(title, fontsize=10)
+                ax.set_title(column, fontsize=10)
     fig.legend(handles=label_legend(classes, palette), loc="lower center", ncol=len(classes),
                frameon=False)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.5 / (2.6 * nrows + 0.6), 1, 1))
     save_figure(fig, part, name)
 

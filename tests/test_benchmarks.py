@@ -61,15 +61,23 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert result["tiny"] and set(result["recipes"]) == {"strong_cnn", "unet"}
     for model in ("strong_cnn", "unet"):
         variants = [r["variant"] for r in result["rows"] if r["model"] == model]
-        assert variants == (["final recipe"] * 3 + [f"without {lever}" for lever, _ in recipes.LEVERS[model]]
+        seed0 = next(r for r in result["rows"] if r["model"] == model and r["seed"] == 0)
+        # the TTA ablation exists only where validation kept TTA for the seed-0 model
+        levers = [lever for lever, _ in recipes.LEVERS[model] if lever != "flip TTA" or seed0["flip_tta"]]
+        assert variants == (["final recipe"] * 3 + [f"without {lever}" for lever in levers]
+                            + [f"with {name}" for name, _ in recipes.ALTERNATIVES[model]]
                             + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]])
     for r in rows:
         assert r["epochs"] == 1 and r["train_seconds"] > 0 and 0 <= r["test"] <= 1
         assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"])
-    assert "without label smoothing" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "without label smoothing" in printed
     for model in ("strong_cnn", "unet"):  # the TTA ablation rescores the seed-0 model, training nothing new
-        base, no_tta = (next(r for r in rows if r["model"] == model and r["variant"] == v and r["seed"] == 0)
+        base, no_tta = (next((r for r in rows if r["model"] == model and r["variant"] == v and r["seed"] == 0), None)
                         for v in ("final recipe", "without flip TTA"))
+        if not base["flip_tta"]:
+            assert no_tta is None and f"{model:<10} without flip TTA" in printed
+            continue
         assert no_tta["test"] == base["test_plain"] and no_tta["train_seconds"] == base["train_seconds"]
         assert not no_tta["flip_tta"] and no_tta["derived_from"] == "final recipe, seed 0"
     again = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0", "--no-ablations"])
@@ -213,7 +221,7 @@ def _notebook_constants(name):
     ("report_cnn", "01_classification.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS"), "optimizer"),
     ("strong_cnn", "01_classification.ipynb", dict(batch_size="STRONG_BATCH", lr="STRONG_LR", epochs="STRONG_EPOCHS",
                                                    weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING",
-                                                   pad="SHIFT", eval_every="STRONG_EVAL_EVERY"),
+                                                   eval_every="STRONG_EVAL_EVERY"),
      "strong_optimizer"),
     ("report_segnet", "02_segmentation.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS",
                                                     weight_decay="WEIGHT_DECAY"), "optimizer"),
@@ -238,6 +246,12 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
     if schedule:
         assert re.search(rf"^{optimizer_var.replace('optimizer', 'scheduler')} = torch\.optim\.lr_scheduler\.{schedule}\(",
                          source, re.M), (recipe_name, recipe.schedule)
+    if not recipe.segmentation:  # training images are augmented exactly where the recipe says so
+        call = re.search(r"classification_augment\((.*?)\)", source)
+        if recipe.flip or recipe.pad:
+            assert call and constants["SHIFT"] == recipe.pad and ("flip=False" not in call.group(1)) == recipe.flip
+        else:
+            assert call is None, (recipe_name, call.group(0))
     # flip TTA is decided on validation in the notebook exactly where the recipe asks for it
     tta_var = {"strong_cnn": "use_tta", "unet": "unet_tta"}.get(recipe_name)
     assert (tta_var is not None and f"{tta_var} = " in source) == recipe.flip_tta

@@ -80,3 +80,26 @@ def test_bar_legend_covers_no_bar_and_titles_are_drawn(monkeypatch):
     assert figures[-1].axes[0].get_title() == "PR"
     plots.show_images(np.zeros((2, 4, 4)), ["x", "y"], "p", "grid", suptitle="Two images")
     assert figures[-1].get_suptitle() == "Two images"
+    plots.show_predictions(np.zeros((4, 4, 4)), np.array([0, 1, 0, 1]), np.array([0, 1, 1, 1]), ["a", "b"],
+                           "p", "preds", title="Report CNN")
+    assert figures[-1].get_suptitle() == "Report CNN"
+    plots.show_segmentations({"photo": [np.zeros((4, 4, 3), dtype=np.uint8)], "labels": [np.zeros((4, 4), int)]},
+                             facades.CLASSES, facades.PALETTE, "p", "seg", title="Test photos")
+    assert figures[-1].get_suptitle() == "Test photos"
+
+
+def test_curve_axes_read_as_whole_epochs_and_separated_thousands(monkeypatch):
+    figures = _captured(monkeypatch)
+    history = {"samples": [150_000, 300_000, 450_000], "epoch": [1, 2, 3], "train_loss": [1.0, 0.6, 0.5],
+               "val_loss": [1.1, 0.7, 0.6], "train_acc": [0.5, 0.8, 0.9], "val_acc": [0.4, 0.7, 0.8]}
+    plots.plot_curves(history, "p", "epochs", x="epoch", metrics=("loss",))
+    fig = figures[-1]
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_xticks()
+    shown = [t for t in ticks if 1 <= t <= 3]
+    assert shown and all(float(t).is_integer() for t in shown)  # 1, 2, 3: never 1.5
+    plots.plot_curves(history, "p", "samples", x="samples")
+    fig = figures[-1]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert "300,000" in labels and not any("e" in t for t in labels)
