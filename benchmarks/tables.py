@@ -215,7 +215,8 @@ def recipes_table(root: Path | None = None) -> str:
                      f"{_spread([r['train_seconds'] for r in final], lambda v: f'{v:.0f}')} | "
                      f"{np.mean([r['test_eval_seconds'] for r in final]):.1f} | "
                      f"{sum(r['flip_tta'] for r in final)} of {len(final)} |")
-    lines += ["", "Ablations: the final recipe (seed 0) minus one lever; \"with twice the epochs\" is a point "
+    lines += ["", "Ablations: the final recipe (seed 0) minus one lever it kept (\"without ...\"), or plus a "
+                  "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
                   "beyond the time budget. Validation is what chose; its change is against the final recipe's "
                   "seed-0 run.", "",
               "| model | recipe | validation | change | test | training s |", "| --- | --- | ---: | ---: | ---: | ---: |"]
