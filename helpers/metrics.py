@@ -157,7 +157,10 @@ def mean_ap(ap) -> float:
 def describe_curves(history: dict, x: str = "samples") -> str:
     """A few sentences read off a training history: where the validation loss bottomed
     out, whether it rose again (over-fitting late in training), and how far the final
-    training loss sits below the validation loss (the generalisation gap)."""
+    training loss sits below the validation loss (the generalisation gap). Where the
+    history has accuracies, a training accuracy more than 3 points above validation also
+    counts as a gap: label smoothing keeps both losses above a floor (about 0.50 for 10
+    classes at 0.1) that hides it in the losses."""
     val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
     best = int(np.argmin(val))
     where = (f"{history[x][best]:,.0f} training samples" if x == "samples"
@@ -172,6 +175,11 @@ def describe_curves(history: dict, x: str = "samples") -> str:
         text += (f" The validation loss did not rise much at the end, but the final training loss is "
                  f"{train[-1] / val[-1]:.0%} of it: a wide gap, the model fits its training images much "
                  "better than unseen ones (over-fitting).")
+    elif "train_acc" in history and "val_acc" in history and history["train_acc"][-1] - history["val_acc"][-1] > 0.03:
+        train_acc, val_acc = history["train_acc"][-1], history["val_acc"][-1]
+        text += (f" The validation loss did not rise at the end, but the final training accuracy ({train_acc:.1%}) "
+                 f"is {100 * (train_acc - val_acc):.1f} points above the validation accuracy ({val_acc:.1%}): the "
+                 "model fits its training images better than unseen ones (a generalisation gap).")
     else:
         text += " The validation loss did not rise at the end and stays close to the training loss: no clear over-fitting."
     return text

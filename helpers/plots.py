@@ -6,6 +6,7 @@ that reruns write the same files; ``config.figure_dir(part)`` is the folder.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -74,27 +75,37 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
         if x == "samples":
             ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 600,000 rather than 6e5
         else:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # 5, 10, 15: no 2.5
         ax.set_ylabel(labels.get(metric, metric))
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(textwrap.fill(title, 60 * len(metrics)))  # no wider than the axes below it
     fig.tight_layout()
     save_figure(fig, part, name)
 
 
+def _title_room(fig: plt.Figure, title: str) -> float:
+    """Draw ``title`` above the figure; the top of the area left to the axes (for
+    ``tight_layout(rect=...)``, which does not make room for a suptitle)."""
+    if not title:
+        return 1.0
+    fig.suptitle(title)
+    return 1 - 0.5 / fig.get_figheight()
+
+
 def plot_per_class(values: dict, classes, part: str, name: str, ylabel: str = "accuracy",
-                   title: str = "") -> None:
+                   title: str = "", decimals: int = 2) -> None:
     """Grouped bars: one group per class, one bar per series in ``values``
-    (series name -> ``(C,)`` array), with each bar's value written above it."""
+    (series name -> ``(C,)`` array), with each bar's value written above it to
+    ``decimals`` places."""
     n_series = len(values)
     width = 0.8 / n_series
     x = np.arange(len(classes))
     fig, ax = plt.subplots(figsize=(min(14, 4 + 0.45 * len(classes) * n_series), 4))
     for i, (label, vals) in enumerate(values.items()):
         bars = ax.bar(x + (i - (n_series - 1) / 2) * width, vals, width, label=label)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+        ax.bar_label(bars, fmt=f"%.{decimals}f", fontsize=7, padding=1)
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.08)
@@ -168,9 +179,7 @@ def show_predictions(images, y_true, y_pred, classes, part: str, name: str, per_
                 spine.set_linewidth(3)
             ax.set_title(f"true: {classes[y_true[i]]}\npred: {classes[y_pred[i]]}",
                          fontsize=7, color=color)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, _title_room(fig, title)))
     save_figure(fig, part, name)
 
 
@@ -217,9 +226,7 @@ def show_segmentations(columns: dict, classes, palette, part: str, name: str, ti
                 ax.set_title(column, fontsize=10)
     fig.legend(handles=label_legend(classes, palette), loc="lower center", ncol=len(classes),
                frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.5 / (2.6 * nrows + 0.6), 1, 1))
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, _title_room(fig, title)))
     save_figure(fig, part, name)
 
 

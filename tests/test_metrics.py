@@ -73,6 +73,12 @@ def test_describe_curves_names_over_fitting_only_when_present():
     falling = dict(rising, train_loss=[1.0, 0.6, 0.45, 0.4], val_loss=[0.9, 0.6, 0.5, 0.45])
     assert "no clear over-fitting" in metrics.describe_curves(falling)
     assert "after epoch 4" in metrics.describe_curves(dict(falling, epoch=[1, 2, 3, 4]), x="epoch")
+    # label smoothing lifts both losses to a floor: the accuracies still show the gap
+    smoothed = dict(falling, train_acc=[0.80, 0.90, 0.95, 0.99], val_acc=[0.80, 0.88, 0.92, 0.94])
+    assert ("training accuracy (99.0%) is 5.0 points above the validation accuracy (94.0%)"
+            in metrics.describe_curves(smoothed))
+    close = dict(smoothed, val_acc=[0.80, 0.88, 0.95, 0.97])
+    assert "no clear over-fitting" in metrics.describe_curves(close)
 
 
 def test_accuracy_and_mean_iou_hand_computed():

@@ -103,3 +103,28 @@ def test_curve_axes_read_as_whole_epochs_and_separated_thousands(monkeypatch):
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert "300,000" in labels and not any("e" in t for t in labels)
+
+
+def test_figure_titles_clear_the_panels_below_them(monkeypatch):
+    """A suptitle never sits on the first row's titles (tight_layout leaves it no room by itself)."""
+    figures = _captured(monkeypatch)
+    classes = ["T-shirt/top", "Trouser", "Pullover"]
+    y = np.array([0, 1, 2, 0, 1, 2])
+    plots.show_predictions(np.zeros((6, 8, 8)), y, np.array([0, 1, 2, 1, 2, 0]), classes, "p", "preds",
+                           title="Report CNN on the test set: first right (green) and wrong (red) per class")
+    plots.show_segmentations({"photo": [np.zeros((8, 8, 3), dtype=np.uint8)] * 2,
+                              "ground truth": [np.zeros((8, 8), int)] * 2}, facades.CLASSES, facades.PALETTE,
+                             "p", "seg", title="Two photos")
+    for fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        top = fig._suptitle.get_window_extent(renderer)
+        panel_titles = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+        assert panel_titles and not any(top.overlaps(t) for t in panel_titles)
+
+
+def test_bar_labels_take_the_asked_decimals(monkeypatch):
+    figures = _captured(monkeypatch)
+    plots.plot_per_class({"a": [0.1749, 0.5]}, ["x", "y"], "p", "bars", decimals=3)
+    texts = [t.get_text() for t in figures[-1].axes[0].texts]
+    assert texts == ["0.175", "0.500"]
