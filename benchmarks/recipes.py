@@ -4,6 +4,7 @@
     python benchmarks/recipes.py --models strong_cnn    # one model
     python benchmarks/recipes.py --no-ablations --seeds 0,1,2
     python benchmarks/recipes.py --tradeoffs            # then each recipe with twice the epochs
+    python benchmarks/recipes.py --models unet --merge  # redo one model, keep the other's rows
     python benchmarks/recipes.py --tiny                 # seconds: checks that the script runs (tests)
 
 Each run trains a model exactly as its notebook does (the recipe in ``common.RECIPES``,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import time
@@ -121,6 +123,54 @@ def without_tta(row: dict) -> dict:
                 derived_from="final recipe, seed %d" % row["seed"])
 
 
+def job_label(model: str, variant: str, seed: int) -> str:
+    return f"{model} {variant} seed {seed}"
+
+
+def planned_jobs(recipes, seeds, ablations: bool, tradeoffs: bool) -> list[tuple]:
+    """``(recipe, variant, changed recipe, seed)`` for every run asked for, in order:
+    every model's seeds first, then the ablations, then the trade-off points (an
+    interrupted run keeps the yardstick)."""
+    jobs = [(recipe, "final recipe", recipe, seed) for recipe in recipes for seed in seeds]
+    if ablations:
+        jobs += [(recipe, f"without {lever}", dataclasses.replace(recipe, **off), seeds[0])
+                 for recipe in recipes for lever, off in LEVERS[recipe.name]]
+        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **on), seeds[0])
+                 for recipe in recipes for name, on in ALTERNATIVES[recipe.name]]
+    if tradeoffs:
+        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **changed), seeds[0])
+                 for recipe in recipes for name, changed in TRADEOFFS[recipe.name]]
+    return jobs
+
+
+def _earlier_missing(old: dict) -> list[str]:
+    """The runs an earlier file planned but lacks. Files written before the ``missing``
+    field existed are read by what they hold: a model with any ablation row planned every
+    ablation, and a file with any trade-off row planned every model's trade-off points."""
+    if "missing" in old:
+        return list(old["missing"])
+    if old.get("complete", True):
+        return []
+    rows = old["rows"]
+    tradeoff_names = {f"with {name}" for table in TRADEOFFS.values() for name, _ in table}
+    tradeoffs = any(r["variant"] in tradeoff_names for r in rows)
+    have = {job_label(r["model"], r["variant"], r["seed"]) for r in rows}
+    missing = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        seeds = [r["seed"] for r in mine if r["variant"] == "final recipe"] or [0]
+        ablations = any(r["variant"] != "final recipe" and r["variant"] not in tradeoff_names for r in mine)
+        recipe = dataclasses.replace(RECIPES[name], **{k: v for k, v in old["recipes"].get(name, {}).items()
+                                                      if k in {f.name for f in dataclasses.fields(Recipe)}})
+        seed0 = next((r for r in mine if r["variant"] == "final recipe" and r["seed"] == seeds[0]), None)
+        for _, variant, _, seed in planned_jobs([recipe], seeds, ablations, tradeoffs):
+            label = job_label(name, variant, seed)
+            skipped = variant == "without flip TTA" and seed0 is not None and not seed0["flip_tta"]
+            if label not in have and not skipped:
+                missing.append(label)
+    return missing
+
+
 def _splits(name: str, args):
     limit = 24 if args.tiny else None
     if name == "strong_cnn":
@@ -142,6 +192,9 @@ def main(argv=None):
     parser.add_argument("--debian-dir", default=str(data.DEBIAN_DIR))
     parser.add_argument("--facades-dir", default=None, help="facade data (default: FACADES_DIR, then data/facades)")
     parser.add_argument("--out", default=str(HERE / "recipes.json"))
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of an existing --out that this run does not redo "
+                             "(e.g. rerun one model after changing its recipe)")
     parser.add_argument("--tiny", action="store_true", help="one epoch on a few images (tests)")
     add_precision_argument(parser)
     args = parser.parse_args(argv)
@@ -153,20 +206,27 @@ def main(argv=None):
     fast = pick_fast_path(parser, args.precision)
     if args.tiny:  # the test photos are 32x32
         recipes = [dataclasses.replace(r, image_shape=(3, 16, 16)) if r.segmentation else r for r in recipes]
-    # every model's seeds first, then the ablations: an interrupted run keeps the yardstick
-    jobs = [(recipe, "final recipe", recipe, seed) for recipe in recipes for seed in seeds]
-    if not args.no_ablations:
-        jobs += [(recipe, f"without {lever}", dataclasses.replace(recipe, **off), seeds[0])
-                 for recipe in recipes for lever, off in LEVERS[recipe.name]]
-        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **on), seeds[0])
-                 for recipe in recipes for name, on in ALTERNATIVES[recipe.name]]
-    if args.tradeoffs:
-        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **changed), seeds[0])
-                 for recipe in recipes for name, changed in TRADEOFFS[recipe.name]]
-    splits, rows, skipped = {}, [], 0
+    jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs)
+    this_run = dict(started=time.strftime("%Y-%m-%d %H:%M"), models=[r.name for r in recipes],
+                    device_name=config.device_name(fast.device))
+    kept, kept_recipes, earlier_missing, history = [], {}, [], []
+    if args.merge and Path(args.out).is_file():
+        old = json.loads(Path(args.out).read_text())
+        if bool(old.get("tiny")) != args.tiny:
+            parser.error(f"--merge: {args.out} holds {'tiny' if old.get('tiny') else 'real'} runs and this one "
+                         f"is {'tiny' if args.tiny else 'real'}; write to another --out")
+        redone = {job_label(r.name, variant, seed) for r, variant, _, seed in jobs}
+        kept = [r for r in old["rows"] if job_label(r["model"], r["variant"], r["seed"]) not in redone]
+        kept_recipes = {name: spec for name, spec in old["recipes"].items() if name not in {r.name for r in recipes}}
+        earlier_missing = [label for label in _earlier_missing(old) if label not in redone]
+        history = old.get("history") or [dict(started=None, models=list(old["recipes"]),
+                                              device_name=old.get("device_name"))]
+    splits, rows = {}, []
     header = dict(device=fast.device.type, device_name=config.device_name(fast.device), cores=os.cpu_count(),
                   threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version(),
-                  precision=fast.precision, tiny=args.tiny, recipes={r.name: dataclasses.asdict(r) for r in recipes})
+                  precision=fast.precision, tiny=args.tiny, history=history + [this_run],
+                  recipes=dict(kept_recipes, **{r.name: dataclasses.asdict(r) for r in recipes}))
+    done = set()
     for recipe, variant, changed, seed in jobs:
         base = None
         if changed != recipe and changed == dataclasses.replace(recipe, flip_tta=False):
@@ -174,7 +234,7 @@ def main(argv=None):
             base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == "final recipe"
                          and r["seed"] == seed), None)
         if base is not None and not base["flip_tta"]:
-            skipped += 1
+            done.add(job_label(recipe.name, variant, seed))
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  skipped: validation did not keep flip TTA, "
                   "so the final recipe already runs without it", flush=True)
         else:
@@ -186,11 +246,13 @@ def main(argv=None):
                 config.seed_everything(seed)
                 row = dict(run(changed, splits[recipe.name], fast, seed, 1 if args.tiny else None), variant=variant)
             rows.append(row)
+            done.add(job_label(recipe.name, variant, seed))
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  train {row['train_seconds']:7.1f} s  "
                   f"val {row['val']:.4f}" + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")
                   + f"  test {row['test']:.4f}{' with TTA' if row['flip_tta'] else ''}", flush=True)
         # after every job: a long benchmark stopped half-way keeps what it measured
-        write_json(args.out, dict(header, complete=len(rows) + skipped == len(jobs), rows=rows))
+        missing = earlier_missing + [job_label(r.name, v, s) for r, v, _, s in jobs if job_label(r.name, v, s) not in done]
+        write_json(args.out, dict(header, complete=not missing, missing=missing, rows=sorted(kept + rows, key=lambda r: STRONG.index(r["model"]))))
     return rows
 
 

@@ -189,6 +189,16 @@ def _chosen_val(row: dict) -> float:
     return row["val_tta"] if row["flip_tta"] else row["val"]
 
 
+def _history_text(history: list[dict]) -> str:
+    """Where the rows of a merged file (``recipes.py --merge``) come from: times measured
+    in different sessions are not comparable, as CPUs differ between them."""
+    if len(history) < 2:
+        return ""
+    parts = [f"{', '.join(h['models'])} on {h['started'] or 'an earlier run'}" for h in history]
+    return (" The rows come from more than one run (" + "; ".join(parts) + ", the later run's rows replacing "
+            "the earlier's): compare training seconds only within one model.")
+
+
 def recipes_table(root: Path | None = None) -> str:
     """Markdown tables of ``benchmarks/recipes.json`` (``benchmarks/recipes.py``): the final
     recipes over their seeds, then the ablations."""
@@ -200,7 +210,10 @@ def recipes_table(root: Path | None = None) -> str:
              f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
              "range in brackets; training seconds include the validation passes."
              + ("" if result.get("complete", True) else
-                f" **Incomplete run**: {len(rows)} of the planned runs finished; the rest are missing below."),
+                " **Incomplete run**: " + ("not run: " + "; ".join(result["missing"]) + "."
+                                           if result.get("missing") else
+                                           f"{len(rows)} of the planned runs finished; the rest are missing below."))
+             + _history_text(result.get("history", [])),
              "",
              "| model | seeds | validation | test | training s | test evaluation s | flip TTA kept |",
              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]

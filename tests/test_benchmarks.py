@@ -83,6 +83,31 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     again = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0", "--no-ablations"])
     first = next(r for r in rows if r["model"] == "unet" and r["seed"] == 0)
     assert (again[0]["val"], again[0]["test"]) == (first["val"], first["test"])
+    # --merge redoes one model's seed and keeps every other row; what an earlier file lacked stays listed
+    out.write_text(json.dumps(result))
+    merged_rows = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0",
+                                            "--no-ablations", "--merge"])
+    merged = json.loads(out.read_text())
+    labels = lambda rs: sorted(recipes.job_label(r["model"], r["variant"], r["seed"]) for r in rs)
+    assert labels(merged["rows"]) == labels(result["rows"]) and len(merged_rows) == 1
+    assert [r["model"] for r in merged["rows"]] == sorted((r["model"] for r in merged["rows"]), key=recipes.STRONG.index)
+    assert merged["complete"] and merged["missing"] == [] and len(merged["history"]) == 2
+    out.write_text(json.dumps(dict(merged, tiny=False)))
+    assert "more than one run" in tables.recipes_table(tmp_path)
+    older = dict(result, complete=False, rows=[r for r in result["rows"]
+                                                if not (r["model"] == "unet" and r["variant"] == "with twice the epochs")])
+    older.pop("missing")
+    assert recipes._earlier_missing(older) == ["unet with twice the epochs seed 0"]
+    out.write_text(json.dumps(older))
+    recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "strong_cnn", "--seeds", "0", "--no-ablations",
+                              "--merge"])
+    assert json.loads(out.read_text())["missing"] == ["unet with twice the epochs seed 0"]
+    out.write_text(json.dumps(dict(json.loads(out.read_text()), tiny=False)))
+    assert "not run: unet with twice the epochs seed 0." in tables.recipes_table(tmp_path)
+    out.write_text(json.dumps(dict(result, tiny=False)))
+    with pytest.raises(SystemExit):  # tiny rows never mix with real ones
+        recipes.main(argv[:-2] + ["--models", "unet", "--seeds", "0", "--no-ablations", "--merge"])
+    out.write_text(json.dumps(result))
     # a tiny run is not shown as a result; a real one is, with its plot
     assert "No recipe runs yet" in tables.recipes_table(tmp_path)
     real = dict(result, tiny=False)
