@@ -77,9 +77,10 @@ class Recipe:
     eval_shape: tuple          # one evaluation input
     num_classes: int
     epochs: int
-    optimizer: str             # "Adam" or "AdamW"
+    optimizer: str             # "Adam" or "AdamW" (the notebooks); "SGD" for an alternative tried
     lr: float                  # the learning rate, or the one-cycle peak
     weight_decay: float = 0.0
+    momentum: float = 0.0      # SGD only: Nesterov momentum (0: plain SGD)
     fused: bool = False        # the notebook asks for a fused step where the device has one
     label_smoothing: float = 0.0
     eval_batch: int = data.EVAL_BATCH
@@ -108,8 +109,9 @@ class Recipe:
         torch.manual_seed(seed)
         model = training.prepare_model(getattr(models, self.model)(**model_kw), fast)
         optimizer_cls = getattr(torch.optim, self.optimizer)
+        extra = dict(momentum=self.momentum, nesterov=self.momentum > 0) if self.optimizer == "SGD" else {}
         optimizer = optimizer_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
-                                  fused=self.fast_path(fast).fused_optimizer or None)
+                                  fused=self.fast_path(fast).fused_optimizer or None, **extra)
         weight = None
         if self.class_weight_power and train_labels is not None:
             weight = data.class_weights(train_labels, self.num_classes, self.class_weight_power).to(fast.device)

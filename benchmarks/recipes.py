@@ -57,7 +57,9 @@ LEVERS = {
 
 # choices tried and dropped on validation, run with the ablations: (name, the recipe's fields with it added)
 ALTERNATIVES = {
-    "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2))],
+    "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2)),
+                   ("batch 128 (twice the steps)", dict(batch_size=128)),
+                   ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9))],
     "unet": [],
 }
 

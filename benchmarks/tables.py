@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +265,8 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         for r in (r for r in result["rows"] if r["model"] == model):
             final = r["variant"] == "final recipe"
             ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s", color="C0" if final else "C1")
-            ax.annotate(f"seed {r['seed']}" if final else r["variant"].replace("without ", "- "),
+            label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
+            ax.annotate(f"seed {r['seed']}" if final else label,
                         (r["train_seconds"], r["test"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
