@@ -249,10 +249,11 @@ class FastPath:
     def grad_scaling(self) -> bool:
         return self.precision == "fp16"
 
-    def describe(self) -> str:
-        """One line for a notebook's set-up cell."""
+    def describe(self, fused: bool = True) -> str:
+        """One line for a notebook's set-up cell. ``fused=False``: the notebook's
+        optimizers do not ask for the fused step, so it is not listed."""
         extras = [x for x, on in (("channels_last", self.channels_last),
-                                  ("fused Adam", self.fused_optimizer)) if on]
+                                  ("fused Adam", self.fused_optimizer and fused)) if on]
         return (f"device: {self.device.type}, {self.reason}"
                 + (f"; {', '.join(extras)}" if extras else ""))
 

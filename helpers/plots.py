@@ -128,6 +128,7 @@ def plot_confusion(matrices: dict, classes, part: str, name: str) -> None:
         sns.heatmap(rates, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True,
                     xticklabels=classes, yticklabels=classes, cbar=False, ax=ax,
                     annot_kws={"fontsize": 7})
+        ax.tick_params(axis="y", labelrotation=0)  # seaborn turns short labels upright, long ones not
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(f"{title} (row-normalised)")

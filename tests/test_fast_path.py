@@ -49,6 +49,7 @@ def test_cuda_precision_by_capability(fake_cuda, name, capability, precision):
     assert ("fp16 autocast + GradScaler" if precision == "fp16" else "bf16 autocast") in line
     assert fast.record()["device_name"] == name and fast.record()["capability"] == "%d.%d" % capability
     assert fast.record()["fused_optimizer"] and not fast.record(fused=False)["fused_optimizer"]
+    assert "fused Adam" in line and "fused Adam" not in fast.describe(fused=False)
 
 
 def test_t4_describes_its_choice(fake_cuda):
