@@ -77,8 +77,9 @@ def test_describe_curves_names_over_fitting_only_when_present():
     smoothed = dict(falling, train_acc=[0.80, 0.90, 0.95, 0.99], val_acc=[0.80, 0.88, 0.92, 0.94])
     assert ("training accuracy (99.0%) is 5.0 points above the validation accuracy (94.0%)"
             in metrics.describe_curves(smoothed))
-    # the gap is the difference of the printed (rounded) percentages: 99.06 - 94.14 prints as 4.9
-    assert "is 4.9 points above" in metrics.describe_curves(dict(smoothed, train_acc=[0.8, 0.9, 0.95, 0.99064],
+    # the gap is the difference of the printed (rounded) percentages: 99.1 - 94.1 = 5.0, where the
+    # unrounded 99.064 - 94.136 = 4.928 would print as 4.9 beside them
+    assert "(99.1%) is 5.0 points above the validation accuracy (94.1%)" in metrics.describe_curves(dict(smoothed, train_acc=[0.8, 0.9, 0.95, 0.99064],
                                                                  val_acc=[0.8, 0.88, 0.92, 0.94136]))
     close = dict(smoothed, val_acc=[0.80, 0.88, 0.95, 0.97])
     assert "no clear over-fitting" in metrics.describe_curves(close)
