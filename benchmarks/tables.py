@@ -190,6 +190,15 @@ def _chosen_val(row: dict) -> float:
     return row["val_tta"] if row["flip_tta"] else row["val"]
 
 
+def _variant_rank(row: dict, final_epochs: int) -> int:
+    """Table order: the final recipe, the levers removed, the choices added, then the
+    points beyond the budget (more epochs than the final recipe's); a merged file holds
+    its rows in the order they were run."""
+    variant = row["variant"]
+    return (0 if variant == "final recipe" else 1 if variant.startswith("without ")
+            else 3 if row["epochs"] > final_epochs else 2)
+
+
 def _history_text(history: list[dict]) -> str:
     """Where the rows of a merged file (``recipes.py --merge``) come from: times measured
     in different sessions are not comparable, as CPUs differ between them."""
@@ -220,7 +229,8 @@ def recipes_table(root: Path | None = None) -> str:
              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for model in dict.fromkeys(r["model"] for r in rows):
         metric, fmt, _ = METRIC[model]
-        final = [r for r in rows if r["model"] == model and r["variant"] == "final recipe"]
+        final = sorted((r for r in rows if r["model"] == model and r["variant"] == "final recipe"),
+                       key=lambda r: r["seed"])
         if not final:
             continue
         lines.append(f"| {model} ({metric}) | {', '.join(str(r['seed']) for r in final)} | "
@@ -238,6 +248,8 @@ def recipes_table(root: Path | None = None) -> str:
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
         base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
+        final_epochs = max((r["epochs"] for r in group if r["variant"] == "final recipe"), default=0)
+        group.sort(key=lambda r: _variant_rank(r, final_epochs))
         for r in group:
             if r["variant"] == "final recipe" and r is not base:
                 continue
