@@ -209,34 +209,34 @@ def main(argv=None):
     if args.tiny:  # the test photos are 32x32
         recipes = [dataclasses.replace(r, image_shape=(3, 16, 16)) if r.segmentation else r for r in recipes]
     jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs)
+    labels = [job_label(recipe.name, variant, seed) for recipe, variant, _, seed in jobs]
+    device_name = config.device_name(fast.device)
     this_run = dict(started=time.strftime("%Y-%m-%d %H:%M"), models=[r.name for r in recipes],
-                    device_name=config.device_name(fast.device))
+                    device_name=device_name)
     kept, kept_recipes, earlier_missing, history = [], {}, [], []
     if args.merge and Path(args.out).is_file():
         old = json.loads(Path(args.out).read_text())
         if bool(old.get("tiny")) != args.tiny:
             parser.error(f"--merge: {args.out} holds {'tiny' if old.get('tiny') else 'real'} runs and this one "
                          f"is {'tiny' if args.tiny else 'real'}; write to another --out")
-        redone = {job_label(r.name, variant, seed) for r, variant, _, seed in jobs}
+        redone = set(labels)
         kept = [r for r in old["rows"] if job_label(r["model"], r["variant"], r["seed"]) not in redone]
         kept_recipes = {name: spec for name, spec in old["recipes"].items() if name not in {r.name for r in recipes}}
         earlier_missing = [label for label in _earlier_missing(old) if label not in redone]
         history = old.get("history") or [dict(started=None, models=list(old["recipes"]),
                                               device_name=old.get("device_name"))]
     splits, rows = {}, []
-    header = dict(device=fast.device.type, device_name=config.device_name(fast.device), cores=os.cpu_count(),
+    header = dict(device=fast.device.type, device_name=device_name, cores=os.cpu_count(),
                   threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version(),
                   precision=fast.precision, tiny=args.tiny, history=history + [this_run],
                   recipes=dict(kept_recipes, **{r.name: dataclasses.asdict(r) for r in recipes}))
-    done = set()
-    for recipe, variant, changed, seed in jobs:
+    for i, (recipe, variant, changed, seed) in enumerate(jobs):
         base = None
         if changed != recipe and changed == dataclasses.replace(recipe, flip_tta=False):
             # differs only in TTA: it trains the final recipe's model, so rescore that run
             base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == "final recipe"
                          and r["seed"] == seed), None)
         if base is not None and not base["flip_tta"]:
-            done.add(job_label(recipe.name, variant, seed))
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  skipped: validation did not keep flip TTA, "
                   "so the final recipe already runs without it", flush=True)
         else:
@@ -248,13 +248,14 @@ def main(argv=None):
                 config.seed_everything(seed)
                 row = dict(run(changed, splits[recipe.name], fast, seed, 1 if args.tiny else None), variant=variant)
             rows.append(row)
-            done.add(job_label(recipe.name, variant, seed))
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  train {row['train_seconds']:7.1f} s  "
                   f"val {row['val']:.4f}" + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")
                   + f"  test {row['test']:.4f}{' with TTA' if row['flip_tta'] else ''}", flush=True)
-        # after every job: a long benchmark stopped half-way keeps what it measured
-        missing = earlier_missing + [job_label(r.name, v, s) for r, v, _, s in jobs if job_label(r.name, v, s) not in done]
-        write_json(args.out, dict(header, complete=not missing, missing=missing, rows=sorted(kept + rows, key=lambda r: STRONG.index(r["model"]))))
+        # after every job: a long benchmark stopped half-way keeps what it measured, and
+        # lists what it did not reach (the jobs run in order)
+        missing = earlier_missing + labels[i + 1:]
+        write_json(args.out, dict(header, complete=not missing, missing=missing,
+                                  rows=sorted(kept + rows, key=lambda r: STRONG.index(r["model"]))))
     return rows
 
 

@@ -79,8 +79,8 @@ def test_describe_curves_names_over_fitting_only_when_present():
             in metrics.describe_curves(smoothed))
     # the gap is the difference of the printed (rounded) percentages: 99.1 - 94.1 = 5.0, where the
     # unrounded 99.064 - 94.136 = 4.928 would print as 4.9 beside them
-    assert "(99.1%) is 5.0 points above the validation accuracy (94.1%)" in metrics.describe_curves(dict(smoothed, train_acc=[0.8, 0.9, 0.95, 0.99064],
-                                                                 val_acc=[0.8, 0.88, 0.92, 0.94136]))
+    rounding = dict(smoothed, train_acc=[0.8, 0.9, 0.95, 0.99064], val_acc=[0.8, 0.88, 0.92, 0.94136])
+    assert "(99.1%) is 5.0 points above the validation accuracy (94.1%)" in metrics.describe_curves(rounding)
     close = dict(smoothed, val_acc=[0.80, 0.88, 0.95, 0.97])
     assert "no clear over-fitting" in metrics.describe_curves(close)
     assert "Final accuracy: 99.0% on the training batches since the previous validation, 97.0% on validation." \
