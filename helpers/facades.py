@@ -3,7 +3,8 @@
 Layout read by :func:`load_facades` (the course's "mini facade" set, or a
 converted CMP release)::
 
-    <root>/train/<name>.jpg + <name>.png     training (and, without val/, validation)
+    <root>/train/<name>.jpg + <name>.png     training (and, without val/, validation:
+                                              whole facades, see course_split)
     <root>/val/...                            optional: validation (converted releases)
     <root>/test_dev/...                       test
 
@@ -42,8 +43,14 @@ ENV_VAR = "FACADES_DIR"
 # Evaluation batch size: the fastest on a 2-core CPU in benchmarks/eval_batch.py (a
 # 256x256 photo's feature maps are large); any size gives the same outputs (up to rounding).
 EVAL_BATCH = 4
-# the course's split of train/: images 0000..0799 train, 0800..0905 validation
-COURSE_TRAIN_COUNT = 800
+# The course set's train/ holds three 256x256 crops of each of 302 facades: photos i,
+# i + 302 and i + 604 show the same building (for 97 % of the 906 photos the most similar
+# other photo by colour histogram is one of its two siblings; tests/test_facades.py
+# checks it on the data). Validation therefore takes whole facades: the last 36 facades'
+# 108 crops, training the other 266 facades' 798. The course's own split (0000..0799 /
+# 0800..0905) put each validation facade's two other crops into training.
+COURSE_CROPS = 3
+COURSE_VAL_FACADES = 36
 
 # CMP Facade Database label values (1..12; 0 = unlabelled) -> the 5 classes here.
 # Facade, pillar, window and balcony are kept; everything else becomes "others".
@@ -170,12 +177,28 @@ class FacadeData(Splits):
     classes: tuple = CLASSES
 
 
+def course_split(count: int, folder: Path | str = "train") -> tuple[list[int], list[int]]:
+    """Indices of the training and validation photos among the ``count`` sorted photos
+    of the course set's ``folder``: ``COURSE_CROPS`` crops per facade, photo ``i`` of
+    facade ``i % (count // COURSE_CROPS)``; the last ``COURSE_VAL_FACADES`` facades
+    (all their crops) validate, the others train."""
+    n_facades = count // COURSE_CROPS
+    if count % COURSE_CROPS or n_facades <= COURSE_VAL_FACADES:
+        raise DataError(f"{folder} has {count} photos; the course split needs {COURSE_CROPS} crops of each of "
+                        f"more than {COURSE_VAL_FACADES} facades (906 in the course set), or a val/ folder "
+                        f"beside it holding the validation photos")
+    first_val = n_facades - COURSE_VAL_FACADES
+    train = [i for i in range(count) if i % n_facades < first_val]
+    val = [i for i in range(count) if i % n_facades >= first_val]
+    return train, val
+
+
 def load_facades(root: Path | str | None = None, limit: int | None = None) -> FacadeData:
     """Load the three splits into memory.
 
-    Without a ``val/`` folder (the course set), validation is ``train/`` images from
-    index 800 on (0800..0905) and training the first 800. ``limit`` keeps at most
-    that many images per split (smoke runs).
+    Without a ``val/`` folder (the course set), validation is the ``train/`` crops of
+    whole facades (:func:`course_split`), so that no building is in both. ``limit``
+    keeps at most that many images per split (smoke runs).
     """
     root = find_facades_dir(root)
     if (root / "val").is_dir():
@@ -183,12 +206,10 @@ def load_facades(root: Path | str | None = None, limit: int | None = None) -> Fa
         X_val, y_val = read_folder(root / "val", limit)
     else:
         photos = list_photos(root / "train")
-        if len(photos) <= COURSE_TRAIN_COUNT:
-            raise DataError(f"{root / 'train'} has {len(photos)} images; the course split needs more "
-                            f"than {COURSE_TRAIN_COUNT} (or add a val/ folder)")
+        train_idx, val_idx = course_split(len(photos), root / "train")
         # read only the photos the split keeps (a smoke run's limit reads a few dozen)
-        X_train, y_train = read_photos(photos[:COURSE_TRAIN_COUNT][:limit], root / "train")
-        X_val, y_val = read_photos(photos[COURSE_TRAIN_COUNT:][:limit], root / "train")
+        X_train, y_train = read_photos([photos[i] for i in train_idx[:limit]], root / "train")
+        X_val, y_val = read_photos([photos[i] for i in val_idx[:limit]], root / "train")
     X_test, y_test = read_folder(root / "test_dev", limit)
     return FacadeData(X_train, y_train, X_val, y_val, X_test, y_test, root)
 

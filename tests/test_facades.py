@@ -1,3 +1,4 @@
+import os
 import io
 import zipfile
 
@@ -23,12 +24,57 @@ def test_load_tiny_set_with_val_folder(tiny_facades):
 
 def test_course_split_without_val_folder(tmp_path, monkeypatch):
     root = tmp_path / "course"
-    labels = [write_facade(root / "train", f"eecs442_{i:04d}", seed=i)[1] for i in range(5)]
+    # 4 facades x 3 crops: photo i shows facade i % 4; the last facade (3, 7, 11) validates
+    labels = [write_facade(root / "train", f"eecs442_{i:04d}", seed=i)[1] for i in range(12)]
     write_facade(root / "test_dev", "eecs442_0000")
-    monkeypatch.setattr(facades, "COURSE_TRAIN_COUNT", 3)
+    monkeypatch.setattr(facades, "COURSE_VAL_FACADES", 1)
     d = facades.load_facades(root)
-    assert (len(d.X_train), len(d.X_val), len(d.X_test)) == (3, 2, 1)
-    assert np.array_equal(d.y_val[0].numpy(), labels[3])  # validation = images from index 3 on
+    assert (len(d.X_train), len(d.X_val), len(d.X_test)) == (9, 3, 1)
+    for k, i in enumerate((3, 7, 11)):
+        assert np.array_equal(d.y_val[k].numpy(), labels[i])
+    assert np.array_equal(d.y_train[3].numpy(), labels[4])  # training skips photo 3
+
+
+def test_course_split_keeps_each_facade_on_one_side():
+    train, val = facades.course_split(906)
+    assert (len(train), len(val)) == (798, 108)
+    assert sorted(train + val) == list(range(906))
+    assert {i % 302 for i in train}.isdisjoint({i % 302 for i in val})
+    assert val[:3] == [266, 267, 268] and val[-1] == 905
+
+
+@pytest.mark.parametrize("count", [905, 105])
+def test_course_split_rejects_a_folder_it_cannot_split(count):
+    with pytest.raises(DataError, match=rf"train has {count} photos; the course split needs 3 crops .* or a val/ folder"):
+        facades.course_split(count, "train")
+
+
+def _colour_histograms(photos):
+    hists = []
+    for path in photos:
+        rgb = np.asarray(Image.open(path).convert("RGB")) // 32  # 8 levels per channel
+        h = np.bincount((rgb[..., 0] * 64 + rgb[..., 1] * 8 + rgb[..., 2]).ravel(), minlength=512)
+        hists.append(h / h.sum())
+    return np.stack(hists)
+
+
+@pytest.mark.skipif(not os.environ.get("FACADES_DIR"), reason="needs the course set (FACADES_DIR)")
+def test_course_set_holds_three_crops_per_facade():
+    """The assumption course_split rests on, checked on the data: photos i, i + 302 and
+    i + 604 show one building, so each photo's most similar other photo (colour
+    histogram intersection) is nearly always one of its two siblings."""
+    folder = facades.find_facades_dir() / "train"
+    if (folder.parent / "val").is_dir():
+        pytest.skip("a converted release with its own val/ folder, not the course set")
+    H = _colour_histograms(facades.list_photos(folder))
+    n = len(H) // 3
+    nearest = np.array([np.argmax(np.where(np.arange(len(H)) == i, -1.0, np.minimum(H[i], H).sum(1)))
+                        for i in range(len(H))])
+    is_sibling = (nearest - np.arange(len(H))) % n == 0
+    # 97 % on the course set
+    assert is_sibling.mean() > 0.9, f"only {is_sibling.mean():.0%} of the photos' nearest photo is a sibling"
+    shifted = (nearest - np.arange(len(H)) - 1) % n == 0  # the same test one facade off: chance level
+    assert shifted.mean() < 0.05
 
 
 def test_env_var_then_default(tiny_facades, monkeypatch, tmp_path):
