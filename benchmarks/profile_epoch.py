@@ -115,7 +115,8 @@ def main(argv=None):
     for name, recipe, setups, eval_loader, epoch_size, batches in (
             ("report CNN, one epoch of 50,000 images + validation of 10,000", cnn, cnn_setups,
              cnn_eval, len(fashion.X_train), args.batches or 300),
-            ("report segmentation net, one epoch of 800 photos + validation of 106", segnet, seg_setups,
+            (f"report segmentation net, one epoch of {len(fac.X_train)} photos + validation of {len(fac.X_val)}",
+             segnet, seg_setups,
              seg_eval, len(fac.X_train), args.batches or 25)):
         print(name)
         width = max(map(len, setups)) + 2
