@@ -32,7 +32,7 @@ from common import RECIPES, Recipe, add_precision_argument, parse_models, pick_f
 from helpers import config, data, training
 
 # images per pass (a validation set's size) and the batch sizes tried, by kind of model
-SWEEP = {"classification": (10_000, (64, 128, 256, 512, 1000)), "segmentation": (106, (1, 2, 4, 8, 16))}
+SWEEP = {"classification": (10_000, (64, 128, 256, 512, 1000)), "segmentation": (108, (1, 2, 4, 8, 16))}
 
 
 def sweep(recipe: Recipe, n_images: int, batch_sizes, rounds, fast: config.FastPath) -> dict[int, list[float]]:

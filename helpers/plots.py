@@ -69,7 +69,8 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
     xs = np.asarray(history[x])
     for ax, metric in zip(axes.flat, metrics):
-        ax.plot(xs, history[f"train_{metric}"], marker=".", label="training batches")
+        # each training point is the mean over the batches since the previous point
+        ax.plot(xs, history[f"train_{metric}"], marker=".", label="training batches (mean since last point)")
         ax.plot(xs, history[f"val_{metric}"], marker=".", label="validation set")
         ax.set_xlabel("training samples seen" if x == "samples" else "epoch")
         if x == "samples":
@@ -247,7 +248,10 @@ def plot_pr_curves(probs, labels, classes, part: str, name: str, max_points: int
             continue
         precision, recall, _ = precision_recall_curve(positives, probs[:, c].reshape(-1))
         keep = np.unique(np.linspace(0, len(recall) - 1, max_points).astype(int))
-        ax.plot(recall[keep], precision[keep], label=cls)
+        (line,) = ax.plot(recall[keep], precision[keep], label=cls)
+        # chance: scores that ignore the image give a precision of the class's share at every recall
+        ax.axhline(positives.mean(), color=line.get_color(), linestyle=":", linewidth=1)
+    ax.plot([], [], color="grey", linestyle=":", linewidth=1, label="chance (the class's share)")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)
