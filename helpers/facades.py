@@ -45,8 +45,8 @@ ENV_VAR = "FACADES_DIR"
 EVAL_BATCH = 4
 # The course set's train/ holds three 256x256 crops of each of 302 facades: photos i,
 # i + 302 and i + 604 show the same building (for 97 % of the 906 photos the most similar
-# other photo by colour histogram is one of its two siblings; tests/test_facades.py
-# checks it on the data). Validation therefore takes whole facades: the last 36 facades'
+# other photo by colour histogram is one of its two siblings; the facade tests
+# check it on the data). Validation therefore takes whole facades: the last 36 facades'
 # 108 crops, training the other 266 facades' 798. The course's own split (0000..0799 /
 # 0800..0905) put each validation facade's two other crops into training.
 COURSE_CROPS = 3
