@@ -1,5 +1,5 @@
-import os
 import io
+import os
 import zipfile
 
 import numpy as np
@@ -69,7 +69,7 @@ def test_course_set_holds_three_crops_per_facade():
     if (root / "val").is_dir():
         pytest.skip("a converted release with its own val/ folder, not the course set")
     H = _colour_histograms(facades.list_photos(root / "train"))
-    n, idx = len(H) // 3, np.arange(len(H))
+    n, idx = len(H) // facades.COURSE_CROPS, np.arange(len(H))  # photo i shows facade i % n
     nearest, sibling_sim, other_sim = [], [], []
     for i in range(len(H)):
         sim = np.minimum(H[i], H).sum(1)
