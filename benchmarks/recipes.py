@@ -223,6 +223,8 @@ def main(argv=None):
         kept = [r for r in old["rows"] if job_label(r["model"], r["variant"], r["seed"]) not in redone]
         kept_recipes = {name: spec for name, spec in old["recipes"].items() if name not in {r.name for r in recipes}}
         earlier_missing = [label for label in _earlier_missing(old) if label not in redone]
+        if not old.get("history"):  # a file from before runs were recorded: its rows are one run
+            kept = [dict(r, run=0) for r in kept]
         history = old.get("history") or [dict(started=None, models=list(old["recipes"]),
                                               device_name=old.get("device_name"))]
     splits, rows = {}, []
@@ -246,7 +248,8 @@ def main(argv=None):
                 if recipe.name not in splits:
                     splits[recipe.name] = _splits(recipe.name, args)
                 config.seed_everything(seed)
-                row = dict(run(changed, splits[recipe.name], fast, seed, 1 if args.tiny else None), variant=variant)
+                row = dict(run(changed, splits[recipe.name], fast, seed, 1 if args.tiny else None), variant=variant,
+                           run=len(history))  # this run's place in the header's history
             rows.append(row)
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  train {row['train_seconds']:7.1f} s  "
                   f"val {row['val']:.4f}" + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")

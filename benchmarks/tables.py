@@ -199,14 +199,27 @@ def _variant_rank(row: dict, final_epochs: int) -> int:
             else 3 if row["epochs"] > final_epochs else 2)
 
 
-def _history_text(history: list[dict]) -> str:
-    """Where the rows of a merged file (``recipes.py --merge``) come from: times measured
-    in different sessions are not comparable, as CPUs differ between them."""
+def _run_letters(result: dict) -> dict[int, str]:
+    """A letter for each run in a merged file's history (``recipes.py --merge``): A, B, ..."""
+    return {i: chr(ord("A") + i) for i in range(len(result.get("history", [])))}
+
+
+def _run_of(row: dict, letters: dict[int, str]) -> str:
+    return letters.get(row.get("run"), "?")
+
+
+def _history_text(result: dict) -> str:
+    """Which run each row of a merged file comes from: times measured in different
+    sessions are not comparable, as CPUs differ between them."""
+    history = result.get("history", [])
     if len(history) < 2:
         return ""
-    parts = [f"{', '.join(h['models'])} on {h['started'] or 'an earlier run'}" for h in history]
-    return (" The rows come from more than one run (" + "; ".join(parts) + ", the later run's rows replacing "
-            "the earlier's): compare training seconds only within one model.")
+    letters = _run_letters(result)
+    parts = [f"{letters[i]}: {', '.join(h['models'])}, {h['started'] or 'an earlier run (start not recorded)'}"
+             for i, h in enumerate(history)]
+    return (" The rows come from more than one run (column \"run\"; " + "; ".join(parts) + "; a later run's "
+            "rows replace an earlier's): compare training seconds only within one run, as CPUs differ between "
+            "sessions.")
 
 
 def recipes_table(root: Path | None = None) -> str:
@@ -216,6 +229,10 @@ def recipes_table(root: Path | None = None) -> str:
     if not result or result.get("tiny"):
         return "_No recipe runs yet: run `python benchmarks/recipes.py`._"
     rows = result["rows"]
+    letters = _run_letters(result)
+    merged = len(letters) > 1
+    run_head, run_rule = (" run |", " --- |") if merged else ("", "")
+    run_cell = (lambda group: f" {', '.join(_run_of(r, letters) for r in group)} |") if merged else (lambda group: "")
     lines = [f"Measured by `python benchmarks/recipes.py` on {result['device_name']} ({result['cores']} cores, "
              f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
              "range in brackets; training seconds include the validation passes."
@@ -223,10 +240,10 @@ def recipes_table(root: Path | None = None) -> str:
                 " **Incomplete run**: " + ("not run: " + "; ".join(result["missing"]) + "."
                                            if result.get("missing") else
                                            f"{len(rows)} of the planned runs finished; the rest are missing below."))
-             + _history_text(result.get("history", [])),
+             + _history_text(result),
              "",
-             "| model | seeds | validation | test | training s | test evaluation s | flip TTA kept |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+             "| model | seeds | validation | test | training s | test evaluation s | flip TTA kept |" + run_head,
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         metric, fmt, _ = METRIC[model]
         final = sorted((r for r in rows if r["model"] == model and r["variant"] == "final recipe"),
@@ -238,12 +255,13 @@ def recipes_table(root: Path | None = None) -> str:
                      f"{_spread([r['test'] for r in final], fmt)} | "
                      f"{_spread([r['train_seconds'] for r in final], lambda v: f'{v:.0f}')} | "
                      f"{np.mean([r['test_eval_seconds'] for r in final]):.1f} | "
-                     f"{sum(r['flip_tta'] for r in final)} of {len(final)} |")
+                     f"{sum(r['flip_tta'] for r in final)} of {len(final)} |" + run_cell(final))
     lines += ["", "Ablations: the final recipe (seed 0) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
                   "beyond the time budget. Validation is what chose; its change is against the final recipe's "
                   "seed-0 run.", "",
-              "| model | recipe | validation | change | test | training s |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+              "| model | recipe | validation | change | test | training s |" + run_head,
+              "| --- | --- | ---: | ---: | ---: | ---: |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
@@ -257,7 +275,7 @@ def recipes_table(root: Path | None = None) -> str:
             change = "" if base is None or r is base else change_fmt(val - _chosen_val(base))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
             lines.append(f"| {model} | {variant} | {fmt(val)} | {change} | {fmt(r['test'])} | "
-                         f"{r['train_seconds']:.0f} |")
+                         f"{r['train_seconds']:.0f} |" + run_cell([r]))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
 
@@ -271,19 +289,29 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
+    letters = _run_letters(result)
     fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]
-        for r in (r for r in result["rows"] if r["model"] == model):
+        group = [r for r in result["rows"] if r["model"] == model]
+        several_runs = len({r.get("run") for r in group}) > 1
+        for r in group:
             final = r["variant"] == "final recipe"
             ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s", color="C0" if final else "C1")
-            label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
-            ax.annotate(f"seed {r['seed']}" if final else label,
-                        (r["train_seconds"], r["test"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+            label = (f"seed {r['seed']}" if final else
+                     re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ "))
+            if several_runs:
+                label += f" [{_run_of(r, letters)}]"
+            # seeds labelled on the left of their point, the other recipes on the right, so
+            # that a recipe that lands beside a seed does not print over it
+            ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7, textcoords="offset points",
+                        xytext=(-4, 2) if final else (4, 2), ha="right" if final else "left")
+        ax.margins(x=0.15)  # room for the labels at both ends
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
-    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe)")
+    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe"
+                 + ("; [A], [B]: the run, as in the tables" if len(letters) > 1 else "") + ")")
     fig.tight_layout()
     path = (root or HERE) / "recipes.png"
     with atomic_path(path) as tmp:

@@ -92,8 +92,13 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert labels(merged["rows"]) == labels(result["rows"]) and len(merged_rows) == 1
     assert [r["model"] for r in merged["rows"]] == sorted((r["model"] for r in merged["rows"]), key=recipes.STRONG.index)
     assert merged["complete"] and merged["missing"] == [] and len(merged["history"]) == 2
+    # each row names its run: the redone seed is the second run's, every kept row the first's
+    assert {(r["model"], r["variant"], r["seed"], r["run"]) for r in merged["rows"] if r["run"] == 1} == {
+        ("unet", "final recipe", 0, 1)} and all(r["run"] == 0 for r in result["rows"])
     out.write_text(json.dumps(dict(merged, tiny=False)))
-    assert "more than one run" in tables.recipes_table(tmp_path)
+    table = tables.recipes_table(tmp_path)
+    assert "more than one run" in table and "A: strong_cnn, unet" in table and "B: unet" in table
+    assert "| 0, 1, 2 |" in table and table.count(" B |") == 1 and " B, A, A |" in table
     older = dict(result, complete=False, rows=[r for r in result["rows"]
                                                 if not (r["model"] == "unet" and r["variant"] == "with twice the epochs")])
     older.pop("missing")
