@@ -91,6 +91,8 @@ class Recipe:
     flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation
     evals_per_epoch: int = 1
     eval_every: int = 1          # validate every ``eval_every``-th epoch (and after the last)
+    train_fraction: float = 1.0  # train on this fraction of the training images (the first ones: a random subset)
+    fit_on_validation: bool = False  # a final fit: train on the training and the validation images
 
     @property
     def segmentation(self) -> bool:
@@ -121,7 +123,15 @@ class Recipe:
                 augment=None):
         """``(train, val, test)`` batches of ``splits`` as the notebooks build them: the
         training batches shuffled by a generator seeded with ``shuffle_seed``."""
-        train = data.TensorBatches(splits.X_train, splits.y_train, self.batch_size, shuffle=True,
+        X_train, y_train = splits.X_train, splits.y_train
+        if self.train_fraction != 1.0:  # a point on the learning curve
+            if not 0 < self.train_fraction <= 1:
+                raise ValueError(f"train_fraction={self.train_fraction}: choose a fraction in (0, 1]")
+            keep = max(1, round(self.train_fraction * len(X_train)))
+            X_train, y_train = X_train[:keep], y_train[:keep]
+        if self.fit_on_validation:  # validation scores of such a model say nothing: it has seen those images
+            X_train, y_train = torch.cat([X_train, splits.X_val]), torch.cat([y_train, splits.y_val])
+        train = data.TensorBatches(X_train, y_train, self.batch_size, shuffle=True,
                                    generator=torch.Generator().manual_seed(shuffle_seed), device=fast.device,
                                    transform=transform, augment=augment)
         val, test = (data.TensorBatches(X, y, self.eval_batch, device=fast.device, transform=transform)

@@ -5,6 +5,7 @@
     python benchmarks/recipes.py --no-ablations --seeds 0,1,2
     python benchmarks/recipes.py --tradeoffs            # then each recipe with twice the epochs
     python benchmarks/recipes.py --models unet --merge  # redo one model, keep the other's rows
+    python benchmarks/recipes.py --models strong_cnn --seeds 0 --only "80 %" --only "final fit" --merge
     python benchmarks/recipes.py --tiny                 # seconds: checks that the script runs (tests)
 
 Each run trains a model exactly as its notebook does (the recipe in ``common.RECIPES``,
@@ -13,7 +14,9 @@ the same split, loaders, schedule and training loop; seed ``s`` seeds the weight
 **final recipe** runs once per seed: its mean and range are the yardstick. Each
 **ablation** is the final recipe minus one lever (seed 0; "without flip TTA" scores the
 seed-0 model without the mirror, as training is the same, and is skipped where validation
-did not keep TTA), or plus a choice that validation dropped: a lever earns its place if
+did not keep TTA), or plus a choice that validation dropped (and, for the CNN, one
+point on the learning curve: the final recipe on 80 % of the training images, which
+prices the data a final fit on training + validation images would add): a lever earns its place if
 removing it costs more validation accuracy (or mean AP) than the seeds' spread, or
 if it saves training time. Choices are read from the validation columns; the test
 columns are reported, never used to choose. Flip averaging at test time (TTA) is
@@ -59,7 +62,14 @@ LEVERS = {
 ALTERNATIVES = {
     "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2)),
                    ("batch 128 (twice the steps)", dict(batch_size=128)),
-                   ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9))],
+                   ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9)),
+                   # not a choice but a point on the learning curve: what 20 % more images are worth
+                   ("80 % of the training images", dict(train_fraction=0.8)),
+                   # what the learning curve points to: the same recipe fitted on all 60,000 images;
+                   # it has no held-out images left, so it reports test only
+                   ("training + validation images (a final fit)", dict(fit_on_validation=True)),
+                   ("training + validation images, 7 epochs (a final fit in the same time)",
+                    dict(fit_on_validation=True, epochs=7))],
     "unet": [],
 }
 
@@ -98,9 +108,12 @@ def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: in
                              scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
                              progress=progress, desc=recipe.name)
     val = {}
-    for tta in (False, True) if recipe.flip_tta else (False,):
-        val[tta] = _score(recipe, *training.predict(model, val_loader, fast, flip_tta=tta))[0]
-    use_tta = recipe.flip_tta and val[True] > val[False]
+    if recipe.fit_on_validation:  # it trained on the validation images: no validation score, no TTA decision
+        val[False], use_tta = None, False
+    else:
+        for tta in (False, True) if recipe.flip_tta else (False,):
+            val[tta] = _score(recipe, *training.predict(model, val_loader, fast, flip_tta=tta))[0]
+        use_tta = recipe.flip_tta and val[True] > val[False]
     test = {}
     for tta in dict.fromkeys((False, use_tta)):  # the plain scores too: the TTA ablation needs no new run
         start = time.perf_counter()
@@ -197,6 +210,9 @@ def main(argv=None):
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of an existing --out that this run does not redo "
                              "(e.g. rerun one model after changing its recipe)")
+    parser.add_argument("--only", metavar="TEXT", action="append",
+                        help="run only the planned runs whose variant contains TEXT (e.g. \"80 %%\"; repeat it "
+                             "for more); with --merge, adds or redoes those rows and keeps the rest")
     parser.add_argument("--tiny", action="store_true", help="one epoch on a few images (tests)")
     add_precision_argument(parser)
     args = parser.parse_args(argv)
@@ -209,6 +225,13 @@ def main(argv=None):
     if args.tiny:  # the test photos are 32x32
         recipes = [dataclasses.replace(r, image_shape=(3, 16, 16)) if r.segmentation else r for r in recipes]
     jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs)
+    if args.only:
+        variants = sorted({variant for _, variant, _, _ in jobs})
+        jobs = [job for job in jobs if any(text in job[1] for text in args.only)]
+        if not jobs:
+            parser.error(f"--only: no planned run's variant contains {' or '.join(map(repr, args.only))}; "
+                         "the planned variants are: "
+                         + "; ".join(variants) + " (--tradeoffs adds the trade-off points)")
     labels = [job_label(recipe.name, variant, seed) for recipe, variant, _, seed in jobs]
     device_name = config.device_name(fast.device)
     this_run = dict(started=time.strftime("%Y-%m-%d %H:%M"), models=[r.name for r in recipes],
@@ -252,7 +275,8 @@ def main(argv=None):
                            run=len(history))  # this run's place in the header's history
             rows.append(row)
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  train {row['train_seconds']:7.1f} s  "
-                  f"val {row['val']:.4f}" + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")
+                  + ("val -     " if row["val"] is None else f"val {row['val']:.4f}")
+                  + (f" (TTA {row['val_tta']:.4f})" if row["val_tta"] is not None else "")
                   + f"  test {row['test']:.4f}{' with TTA' if row['flip_tta'] else ''}", flush=True)
         # after every job: a long benchmark stopped half-way keeps what it measured, and
         # lists what it did not reach (the jobs run in order)

@@ -258,7 +258,8 @@ def recipes_table(root: Path | None = None) -> str:
                      f"{sum(r['flip_tta'] for r in final)} of {len(final)} |" + run_cell(final))
     lines += ["", "Ablations: the final recipe (seed 0) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
-                  "beyond the time budget. Validation is what chose; its change is against the final recipe's "
+                  "beyond the time budget, and \"with 80 % of the training images\" a point on the learning "
+                  "curve (what more images are worth). Validation is what chose; its change is against the final recipe's "
                   "seed-0 run.", "",
               "| model | recipe | validation | change | test | training s |" + run_head,
               "| --- | --- | ---: | ---: | ---: | ---: |" + run_rule]
@@ -272,9 +273,10 @@ def recipes_table(root: Path | None = None) -> str:
             if r["variant"] == "final recipe" and r is not base:
                 continue
             val = _chosen_val(r)
-            change = "" if base is None or r is base else change_fmt(val - _chosen_val(base))
+            change = ("" if base is None or r is base or val is None else change_fmt(val - _chosen_val(base)))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
-            lines.append(f"| {model} | {variant} | {fmt(val)} | {change} | {fmt(r['test'])} | "
+            lines.append(f"| {model} | {variant} | {'(trained on it)' if val is None else fmt(val)} | {change} | "
+                         f"{fmt(r['test'])} | "
                          f"{r['train_seconds']:.0f} |" + run_cell([r]))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end in a tiny configuration (no timing is asserted)."""
 import ast
+import dataclasses
 import importlib.util
 import json
 import re
@@ -69,7 +70,10 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
                             + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]])
     for r in rows:
         assert r["epochs"] == 1 and r["train_seconds"] > 0 and 0 <= r["test"] <= 1
-        assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"])
+        final_fit = "final fit" in r["variant"]  # trained on the validation images: no validation score
+        assert (r["val"] is None) == final_fit
+        assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"]
+                                          or final_fit)
     printed = capsys.readouterr().out
     assert "without label smoothing" in printed
     for model in ("strong_cnn", "unet"):  # the TTA ablation rescores the seed-0 model, training nothing new
@@ -95,6 +99,15 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     # each row names its run: the redone seed is the second run's, every kept row the first's
     assert {(r["model"], r["variant"], r["seed"], r["run"]) for r in merged["rows"] if r["run"] == 1} == {
         ("unet", "final recipe", 0, 1)} and all(r["run"] == 0 for r in result["rows"])
+    # --only redoes the rows whose variant it names, and only those
+    only = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "strong_cnn", "--seeds", "0",
+                                     "--only", "80 %", "--only", "7 epochs", "--merge"])
+    assert [r["variant"] for r in only] == ["with 80 % of the training images", "with training + validation "
+                                            "images, 7 epochs (a final fit in the same time)"]
+    assert {r["run"] for r in only} == {2}
+    assert labels(json.loads(out.read_text())["rows"]) == labels(result["rows"])
+    with pytest.raises(SystemExit):
+        recipes.main(argv[:-2] + ["--only", "no such variant", "--merge"])
     out.write_text(json.dumps(dict(merged, tiny=False)))
     table = tables.recipes_table(tmp_path)
     assert "more than one run" in table and "A: strong_cnn, unet" in table and "B: unet" in table
@@ -119,6 +132,7 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     (tmp_path / "recipes.json").write_text(json.dumps(real))
     table = tables.recipes_table(tmp_path)
     assert "| strong_cnn (accuracy) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
+    assert "| strong_cnn | with training + validation images (a final fit) | (trained on it) |  |" in table
     assert result["complete"] and "Incomplete" not in table
     (tmp_path / "recipes.json").write_text(json.dumps(dict(real, complete=False)))
     assert "**Incomplete run**" in tables.recipes_table(tmp_path)
@@ -300,3 +314,26 @@ def test_timed_step_updates_the_weights_as_train_step_does():
     assert len(times) == 3 and all(t >= 0 for t in times)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+def test_recipe_loaders_take_a_fraction_or_the_validation_images_too():
+    """The learning-curve point trains on the first 80 % of the training images (a random
+    subset: the split is shuffled), the final fit on training + validation images; the
+    validation and test batches stay as they are, and a fraction outside (0, 1] is refused."""
+    common = _load("common")
+    splits = data.Splits(torch.arange(10.0).view(10, 1, 1, 1), torch.arange(10),
+                         torch.full((4, 1, 1, 1), 20.0), torch.full((4,), 1),
+                         torch.full((3, 1, 1, 1), 30.0), torch.full((3,), 2))
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], batch_size=100)
+    fast = config.plain_path("cpu")
+
+    def first_epoch(r):
+        train, val, test = r.loaders(splits, fast)
+        (X, y), = list(train)
+        return sorted(y.tolist()), len(val.X), len(test.X)
+
+    assert first_epoch(recipe) == (list(range(10)), 4, 3)
+    assert first_epoch(dataclasses.replace(recipe, train_fraction=0.8)) == (list(range(8)), 4, 3)
+    assert first_epoch(dataclasses.replace(recipe, fit_on_validation=True)) == (sorted(list(range(10)) + [1] * 4), 4, 3)
+    with pytest.raises(ValueError, match="train_fraction=1.5"):
+        dataclasses.replace(recipe, train_fraction=1.5).loaders(splits, fast)
