@@ -68,7 +68,7 @@ ALTERNATIVES = {
                    # what the learning curve points to: the same recipe fitted on all 60,000 images;
                    # it has no held-out images left, so it reports test only
                    ("training + validation images (a final fit)", dict(fit_on_validation=True)),
-                   ("training + validation images, 7 epochs (a final fit in the same time)",
+                   ("training + validation images, 7 epochs (a final fit, about as many steps)",
                     dict(fit_on_validation=True, epochs=7))],
     "unet": [],
 }

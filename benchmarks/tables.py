@@ -282,6 +282,22 @@ def recipes_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def _unstack(ax, labels, step: float = 7.0, tries: int = 12) -> None:
+    """Move point labels that print over one another: from the top down, each label that
+    overlaps one already placed goes down ``step`` points at a time (it stays beside its
+    point's x; the offset is in points)."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed = []
+    for label in sorted(labels, key=lambda t: -t.get_window_extent(renderer).y0):
+        for _ in range(tries):
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            dx, dy = label.xyann
+            label.xyann = (dx, dy - step)
+        placed.append(label.get_window_extent(renderer))
+
+
 def recipes_plot(root: Path | None = None) -> Path | None:
     """``recipes.png``: each recipe run's test metric against its training seconds."""
     result = _bench_json(root, "recipes.json")
@@ -295,7 +311,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]
-        group = [r for r in result["rows"] if r["model"] == model]
+        group, labels = [r for r in result["rows"] if r["model"] == model], []
         several_runs = len({r.get("run") for r in group}) > 1
         for r in group:
             final = r["variant"] == "final recipe"
@@ -306,9 +322,10 @@ def recipes_plot(root: Path | None = None) -> Path | None:
                 label += f" [{_run_of(r, letters)}]"
             # seeds labelled on the left of their point, the other recipes on the right, so
             # that a recipe that lands beside a seed does not print over it
-            ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7, textcoords="offset points",
-                        xytext=(-4, 2) if final else (4, 2), ha="right" if final else "left")
+            labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7, textcoords="offset points",
+                                      xytext=(-4, 2) if final else (4, 2), ha="right" if final else "left"))
         ax.margins(x=0.15)  # room for the labels at both ends
+        _unstack(ax, labels)
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)

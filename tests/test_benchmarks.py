@@ -103,7 +103,7 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     only = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "strong_cnn", "--seeds", "0",
                                      "--only", "80 %", "--only", "7 epochs", "--merge"])
     assert [r["variant"] for r in only] == ["with 80 % of the training images", "with training + validation "
-                                            "images, 7 epochs (a final fit in the same time)"]
+                                            "images, 7 epochs (a final fit, about as many steps)"]
     assert {r["run"] for r in only} == {2}
     assert labels(json.loads(out.read_text())["rows"]) == labels(result["rows"])
     with pytest.raises(SystemExit):
