@@ -218,7 +218,7 @@ def _history_text(result: dict) -> str:
     parts = [f"{letters[i]}: {', '.join(h['models'])}, {h['started'] or 'an earlier run (start not recorded)'}"
              for i, h in enumerate(history)]
     return (" The rows come from more than one run (column \"run\"; " + "; ".join(parts) + "; a later run's "
-            "rows replace an earlier's): compare training seconds only within one run, as CPUs differ between "
+            "rows replace an earlier's): compare training seconds across runs even less, as CPUs differ between "
             "sessions.")
 
 
@@ -235,7 +235,9 @@ def recipes_table(root: Path | None = None) -> str:
     run_cell = (lambda group: f" {', '.join(_run_of(r, letters) for r in group)} |") if merged else (lambda group: "")
     lines = [f"Measured by `python benchmarks/recipes.py` on {result['device_name']} ({result['cores']} cores, "
              f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
-             "range in brackets; training seconds include the validation passes."
+             "range in brackets; training seconds include the validation passes. Wall-clock seconds drift "
+             "with the machine's load, on a shared virtual machine even within one run: only large "
+             "differences in them mean something."
              + ("" if result.get("complete", True) else
                 " **Incomplete run**: " + ("not run: " + "; ".join(result["missing"]) + "."
                                            if result.get("missing") else
@@ -258,15 +260,19 @@ def recipes_table(root: Path | None = None) -> str:
                      f"{sum(r['flip_tta'] for r in final)} of {len(final)} |" + run_cell(final))
     lines += ["", "Ablations: the final recipe (seed 0) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
-                  "beyond the time budget, and \"with 80 % of the training images\" a point on the learning "
-                  "curve (what more images are worth). Validation is what chose; its change is against the final recipe's "
-                  "seed-0 run.", "",
-              "| model | recipe | validation | change | test | training s |" + run_head,
-              "| --- | --- | ---: | ---: | ---: | ---: |" + run_rule]
+                  "beyond the time budget, \"with 80 % of the training images\" a point on the learning "
+                  "curve (what more images are worth), and \"with training + validation images\" a final fit, "
+                  "which has no validation score because it trained on those images. Validation is what chose. "
+                  "Each row's change is given against the seed-0 run it varies and against the mean of the "
+                  "three seeds, as seed 0 need not sit in the middle of their range.", "",
+              "| model | recipe | validation | change vs seed 0 | change vs seeds' mean | test | training s |"
+              + run_head,
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
         base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
+        seeds_mean = [_chosen_val(r) for r in group if r["variant"] == "final recipe"]
         final_epochs = max((r["epochs"] for r in group if r["variant"] == "final recipe"), default=0)
         group.sort(key=lambda r: _variant_rank(r, final_epochs))
         for r in group:
@@ -274,9 +280,11 @@ def recipes_table(root: Path | None = None) -> str:
                 continue
             val = _chosen_val(r)
             change = ("" if base is None or r is base or val is None else change_fmt(val - _chosen_val(base)))
+            vs_mean = ("" if val is None or not seeds_mean or r.get("derived_from")  # the same model: seed 0 it is
+                       else change_fmt(val - np.mean(seeds_mean)))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
-            lines.append(f"| {model} | {variant} | {'(trained on it)' if val is None else fmt(val)} | {change} | "
-                         f"{fmt(r['test'])} | "
+            lines.append(f"| {model} | {variant} | {'none (trained on it)' if val is None else fmt(val)} | "
+                         f"{change} | {vs_mean} | {fmt(r['test'])} | "
                          f"{r['train_seconds']:.0f} |" + run_cell([r]))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
@@ -330,7 +338,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
     fig.suptitle("Recipes tried: test metric against training time (circles: final recipe"
-                 + ("; [A], [B]: the run, as in the tables" if len(letters) > 1 else "") + ")")
+                 + (f"; [{letters[0]}] to [{letters[len(letters) - 1]}]: the run" if len(letters) > 1 else "") + ")")
     fig.tight_layout()
     path = (root or HERE) / "recipes.png"
     with atomic_path(path) as tmp:

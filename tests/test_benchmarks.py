@@ -132,7 +132,7 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     (tmp_path / "recipes.json").write_text(json.dumps(real))
     table = tables.recipes_table(tmp_path)
     assert "| strong_cnn (accuracy) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
-    assert "| strong_cnn | with training + validation images (a final fit) | (trained on it) |  |" in table
+    assert "| strong_cnn | with training + validation images (a final fit) | none (trained on it) |  |  |" in table
     assert result["complete"] and "Incomplete" not in table
     (tmp_path / "recipes.json").write_text(json.dumps(dict(real, complete=False)))
     assert "**Incomplete run**" in tables.recipes_table(tmp_path)
