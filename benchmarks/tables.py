@@ -272,7 +272,8 @@ def recipes_table(root: Path | None = None) -> str:
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
         base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
-        seeds_mean = [_chosen_val(r) for r in group if r["variant"] == "final recipe"]
+        seed_vals = [_chosen_val(r) for r in group if r["variant"] == "final recipe"]
+        seeds_mean = np.mean(seed_vals) if seed_vals else None
         final_epochs = max((r["epochs"] for r in group if r["variant"] == "final recipe"), default=0)
         group.sort(key=lambda r: _variant_rank(r, final_epochs))
         for r in group:
@@ -280,8 +281,8 @@ def recipes_table(root: Path | None = None) -> str:
                 continue
             val = _chosen_val(r)
             change = ("" if base is None or r is base or val is None else change_fmt(val - _chosen_val(base)))
-            vs_mean = ("" if val is None or not seeds_mean or r.get("derived_from")  # the same model: seed 0 it is
-                       else change_fmt(val - np.mean(seeds_mean)))
+            vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
+                       else change_fmt(val - seeds_mean))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
             lines.append(f"| {model} | {variant} | {'none (trained on it)' if val is None else fmt(val)} | "
                          f"{change} | {vs_mean} | {fmt(r['test'])} | "
