@@ -80,7 +80,8 @@ def main(argv=None):
         n_images, batch_sizes = SWEEP["segmentation" if recipe.segmentation else "classification"]
         n_images = args.images or n_images
         rates = sweep(recipe, n_images, batch_sizes, args.rounds, fast)
-        best = max(batch_sizes, key=lambda bs: np.median(rates[bs]))
+        # the fastest by the rate as reported (rounded), so that the table's largest rate is the one marked
+        best = max(batch_sizes, key=lambda bs: round(float(np.median(rates[bs])), 2))
         print(f"{name} ({n_images:,} images of {'x'.join(map(str, recipe.eval_shape))} per pass): "
               "samples/s by batch size")
         for bs in batch_sizes:

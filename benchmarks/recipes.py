@@ -5,23 +5,27 @@
     python benchmarks/recipes.py --no-ablations --seeds 0,1,2
     python benchmarks/recipes.py --tradeoffs            # then each recipe with twice the epochs
     python benchmarks/recipes.py --models unet --merge  # redo one model, keep the other's rows
-    python benchmarks/recipes.py --models strong_cnn --seeds 0 --only "80 %" --only "final fit" --merge
+    python benchmarks/recipes.py --models strong_cnn --only "final recipe" --merge  # the final fit's 3 seeds
     python benchmarks/recipes.py --tiny                 # seconds: checks that the script runs (tests)
 
 Each run trains a model exactly as its notebook does (the recipe in ``common.RECIPES``,
 the same split, loaders, schedule and training loop; seed ``s`` seeds the weights with
 ``s`` and the batch order with ``s + 1``, so seed 0 is the notebook's run). The
-**final recipe** runs once per seed: its mean and range are the yardstick. Each
-**ablation** is the final recipe minus one lever (seed 0; "without flip TTA" scores the
-seed-0 model without the mirror, as training is the same, and is skipped where validation
-did not keep TTA), or plus a choice that validation dropped (and, for the CNN, rows
-that price data: the final recipe on 80 % of the training images, a point on the
-learning curve, and two final fits on training + validation images, 8 and 7 epochs,
-which report test only as they trained on the validation images): a lever earns its place if
-removing it costs more validation accuracy (or mean AP) than the seeds' spread, or
-if it saves training time. Choices are read from the validation columns; the test
-columns are reported, never used to choose. Flip averaging at test time (TTA) is
-kept only where it helps on validation, as the notebooks decide it.
+**final recipe** runs once per seed. Where the notebook trains a *final fit* (the strong
+CNN: training + validation images, 7 epochs), that model has no validation score, so
+each seed also trains its **held-out fit** (``HELD_OUT``: the same recipe on the
+training images alone, 8 epochs, about as many steps), whose validation mean and range
+are the yardstick, and the ablations vary the held-out fit. Each **ablation** is the
+measured recipe minus one lever (seed 0; "without flip TTA" scores the seed-0 model
+without the mirror, as training is the same, and is skipped where validation did not
+keep TTA), or plus a choice that validation dropped (and, for the CNN, rows that price
+data: the recipe on 80 % of the training images, a point on the learning curve, and the
+final fit for 8 epochs, which reports test only): a lever earns its place if removing
+it costs more validation accuracy (or mean AP) than the seeds' spread, or if it saves
+training time. Choices are read from the validation columns; the test columns are
+reported, never used to choose. Flip averaging at test time (TTA) is kept only where it
+helps on validation, as the notebooks decide it (the final fit cannot decide it: it
+follows its held-out fits, which turned it down).
 
 Writes ``benchmarks/recipes.json``; ``python benchmarks/tables.py`` renders its tables
 and the accuracy-versus-time plot (``benchmarks/recipes.png``) into the README.
@@ -67,13 +71,30 @@ ALTERNATIVES = {
                    # not a choice but a point on the learning curve: what the last 20 % of the images
                    # (25 % more than the rest) are worth
                    ("80 % of the training images", dict(train_fraction=0.8)),
-                   # what the learning curve points to: the same recipe fitted on all 60,000 images;
-                   # it has no held-out images left, so it reports test only
-                   ("training + validation images (a final fit)", dict(fit_on_validation=True)),
-                   ("training + validation images, 7 epochs (a final fit, about as many steps)",
-                    dict(fit_on_validation=True, epochs=7))],
+                   # the final recipe trains 7 epochs on training + validation images; the same with 8
+                   # (test only: it trained on the validation images)
+                   ("training + validation images for 8 epochs (the final fit, a seventh more steps)",
+                    dict(fit_on_validation=True))],
     "unet": [],
 }
+
+# models whose notebook trains a final fit (on training + validation images, so it has no
+# validation score): the recipe that validation measures instead, its "held-out fit": the
+# same recipe on the training images alone, for about as many steps. Every choice is read
+# from it, and the ablations and trade-off points vary it.
+HELD_OUT = {
+    "strong_cnn": dict(fit_on_validation=False, epochs=8, flip_tta=True, evals_per_epoch=1, eval_every=2),
+}
+YARDSTICK = "held-out fit"
+
+
+def yardstick(recipe: Recipe) -> tuple[str, Recipe]:
+    """``(variant, recipe)`` that validation reads for ``recipe``: its held-out fit where the
+    notebook trains a final fit, else the final recipe itself."""
+    if recipe.name in HELD_OUT:
+        return YARDSTICK, dataclasses.replace(recipe, **HELD_OUT[recipe.name])
+    return "final recipe", recipe
+
 
 # points on the accuracy-versus-time curve beyond the budget (run last): (name, changed fields)
 TRADEOFFS = {
@@ -105,7 +126,9 @@ def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: in
     fast = recipe.fast_path(fast)
     model, optimizer, loss_fn = recipe.build(fast, seed=seed, train_labels=splits.y_train)
     train_loader, val_loader, test_loader = recipe.loaders(splits, fast, transform, seed + 1, augment_fn)
-    history = training.train(model, train_loader, val_loader, loss_fn, optimizer, epochs, fast,
+    # a final fit trains on the validation images: no validation passes (as in the notebook)
+    history = training.train(model, train_loader, None if recipe.fit_on_validation else val_loader, loss_fn,
+                             optimizer, epochs, fast,
                              evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
                              scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
                              progress=progress, desc=recipe.name)
@@ -137,7 +160,7 @@ def without_tta(row: dict) -> dict:
     without the mirror (training is identical, so nothing is retrained)."""
     return dict(row, variant="without flip TTA", flip_tta=False, val_tta=None, test=row["test_plain"],
                 test_per_class=row["test_plain_per_class"], test_eval_seconds=row["test_plain_eval_seconds"],
-                derived_from="final recipe, seed %d" % row["seed"])
+                derived_from="%s, seed %d" % (row["variant"], row["seed"]))
 
 
 def job_label(model: str, variant: str, seed: int) -> str:
@@ -146,16 +169,23 @@ def job_label(model: str, variant: str, seed: int) -> str:
 
 def planned_jobs(recipes, seeds, ablations: bool, tradeoffs: bool) -> list[tuple]:
     """``(recipe, variant, changed recipe, seed)`` for every run asked for, in order:
-    every model's seeds first, then the ablations, then the trade-off points (an
-    interrupted run keeps the yardstick)."""
-    jobs = [(recipe, "final recipe", recipe, seed) for recipe in recipes for seed in seeds]
+    every model's seeds first (the held-out fit, where there is one, then the final
+    recipe), then the ablations, then the trade-off points (an interrupted run keeps the
+    yardstick). Ablations and trade-off points vary the recipe that validation reads
+    (:func:`yardstick`)."""
+    jobs = []
+    for recipe in recipes:
+        variant, measured = yardstick(recipe)
+        for seed in seeds:
+            jobs += [(recipe, variant, measured, seed)] if measured is not recipe else []
+            jobs += [(recipe, "final recipe", recipe, seed)]
     if ablations:
-        jobs += [(recipe, f"without {lever}", dataclasses.replace(recipe, **off), seeds[0])
+        jobs += [(recipe, f"without {lever}", dataclasses.replace(yardstick(recipe)[1], **off), seeds[0])
                  for recipe in recipes for lever, off in LEVERS[recipe.name]]
-        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **on), seeds[0])
+        jobs += [(recipe, f"with {name}", dataclasses.replace(yardstick(recipe)[1], **on), seeds[0])
                  for recipe in recipes for name, on in ALTERNATIVES[recipe.name]]
     if tradeoffs:
-        jobs += [(recipe, f"with {name}", dataclasses.replace(recipe, **changed), seeds[0])
+        jobs += [(recipe, f"with {name}", dataclasses.replace(yardstick(recipe)[1], **changed), seeds[0])
                  for recipe in recipes for name, changed in TRADEOFFS[recipe.name]]
     return jobs
 
@@ -176,10 +206,11 @@ def _earlier_missing(old: dict) -> list[str]:
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name]
         seeds = [r["seed"] for r in mine if r["variant"] == "final recipe"] or [0]
-        ablations = any(r["variant"] != "final recipe" and r["variant"] not in tradeoff_names for r in mine)
+        ablations = any(r["variant"] not in ("final recipe", YARDSTICK) and r["variant"] not in tradeoff_names
+                        for r in mine)
         recipe = dataclasses.replace(RECIPES[name], **{k: v for k, v in old["recipes"].get(name, {}).items()
                                                       if k in {f.name for f in dataclasses.fields(Recipe)}})
-        seed0 = next((r for r in mine if r["variant"] == "final recipe" and r["seed"] == seeds[0]), None)
+        seed0 = next((r for r in mine if r["variant"] == yardstick(recipe)[0] and r["seed"] == seeds[0]), None)
         for _, variant, _, seed in planned_jobs([recipe], seeds, ablations, tradeoffs):
             label = job_label(name, variant, seed)
             skipped = variant == "without flip TTA" and seed0 is not None and not seed0["flip_tta"]
@@ -259,13 +290,14 @@ def main(argv=None):
                   recipes=dict(kept_recipes, **{r.name: dataclasses.asdict(r) for r in recipes}))
     for i, (recipe, variant, changed, seed) in enumerate(jobs):
         base = None
-        if changed != recipe and changed == dataclasses.replace(recipe, flip_tta=False):
-            # differs only in TTA: it trains the final recipe's model, so rescore that run
-            base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == "final recipe"
+        measured_variant, measured = yardstick(recipe)
+        if changed != measured and changed == dataclasses.replace(measured, flip_tta=False):
+            # differs only in TTA: it trains the measured recipe's model, so rescore that run
+            base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == measured_variant
                          and r["seed"] == seed), None)
         if base is not None and not base["flip_tta"]:
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  skipped: validation did not keep flip TTA, "
-                  "so the final recipe already runs without it", flush=True)
+                  f"so the {measured_variant} already runs without it", flush=True)
         else:
             if base is not None:
                 row = without_tta(base)

@@ -190,12 +190,21 @@ def _chosen_val(row: dict) -> float:
     return row["val_tta"] if row["flip_tta"] else row["val"]
 
 
-def _variant_rank(row: dict, final_epochs: int) -> int:
-    """Table order: the final recipe, the levers removed, the choices added, then the
-    points beyond the budget (more epochs than the final recipe's); a merged file holds
+HELD_OUT = "held-out fit"  # recipes.py's YARDSTICK: where the notebook trains a final fit, what validation reads
+
+
+def _measured_variant(rows: list[dict]) -> str:
+    """The variant whose validation scores are a model's yardstick: its held-out fit where
+    it has one (the final recipe is then a final fit, with no validation score)."""
+    return HELD_OUT if any(r["variant"] == HELD_OUT for r in rows) else "final recipe"
+
+
+def _variant_rank(row: dict, final_epochs: int, measured: str) -> int:
+    """Table order: the measured recipe, the levers removed, the choices added, then the
+    points beyond the budget (more epochs than the measured recipe's); a merged file holds
     its rows in the order they were run."""
     variant = row["variant"]
-    return (0 if variant == "final recipe" else 1 if variant.startswith("without ")
+    return (0 if variant == measured else 1 if variant.startswith("without ")
             else 3 if row["epochs"] > final_epochs else 2)
 
 
@@ -248,17 +257,25 @@ def recipes_table(root: Path | None = None) -> str:
              "| --- | --- | ---: | ---: | ---: | ---: | --- |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         metric, fmt, _ = METRIC[model]
-        final = sorted((r for r in rows if r["model"] == model and r["variant"] == "final recipe"),
-                       key=lambda r: r["seed"])
-        if not final:
-            continue
-        lines.append(f"| {model} ({metric}) | {', '.join(str(r['seed']) for r in final)} | "
-                     f"{_spread([_chosen_val(r) for r in final], fmt)} | "
-                     f"{_spread([r['test'] for r in final], fmt)} | "
-                     f"{_spread([r['train_seconds'] for r in final], lambda v: f'{v:.0f}')} | "
-                     f"{np.mean([r['test_eval_seconds'] for r in final]):.1f} | "
-                     f"{sum(r['flip_tta'] for r in final)} of {len(final)} |" + run_cell(final))
-    lines += ["", "Ablations: the final recipe (seed 0) minus one lever it kept (\"without ...\"), or plus a "
+        mine = [r for r in rows if r["model"] == model]
+        held_out = _measured_variant(mine) == HELD_OUT
+        for variant, name in ((HELD_OUT, f"{model}, held-out fit ({metric}; what validation reads)"),
+                              ("final recipe", f"{model}, final fit: the notebook's model ({metric})" if held_out
+                               else f"{model} ({metric})")):
+            seeds = sorted((r for r in mine if r["variant"] == variant), key=lambda r: r["seed"])
+            if not seeds:
+                continue
+            final_fit = all(r["val"] is None for r in seeds)
+            lines.append(f"| {name} | {', '.join(str(r['seed']) for r in seeds)} | "
+                         + ("none (trained on it)" if final_fit else _spread([_chosen_val(r) for r in seeds], fmt))
+                         + f" | {_spread([r['test'] for r in seeds], fmt)} | "
+                         f"{_spread([r['train_seconds'] for r in seeds], lambda v: f'{v:.0f}')} | "
+                         f"{np.mean([r['test_eval_seconds'] for r in seeds]):.1f} | "
+                         + ("not used (its held-out fits decide)" if final_fit
+                            else f"{sum(r['flip_tta'] for r in seeds)} of {len(seeds)}")
+                         + " |" + run_cell(seeds))
+    lines += ["", "Ablations: the recipe that validation reads (seed 0: the final recipe, or its held-out fit "
+                  "where the notebook trains a final fit) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
                   "beyond the time budget, \"with 80 % of the training images\" a point on the learning "
                   "curve (what more images are worth), and \"with training + validation images\" a final fit, "
@@ -271,14 +288,15 @@ def recipes_table(root: Path | None = None) -> str:
     for model in dict.fromkeys(r["model"] for r in rows):
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
-        base = next((r for r in group if r["variant"] == "final recipe" and r["seed"] == 0), None)
-        seed_vals = [_chosen_val(r) for r in group if r["variant"] == "final recipe"]
+        measured = _measured_variant(group)
+        base = next((r for r in group if r["variant"] == measured and r["seed"] == 0), None)
+        seed_vals = [_chosen_val(r) for r in group if r["variant"] == measured]
         seeds_mean = np.mean(seed_vals) if seed_vals else None
-        final_epochs = max((r["epochs"] for r in group if r["variant"] == "final recipe"), default=0)
-        group.sort(key=lambda r: _variant_rank(r, final_epochs))
+        final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
+        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured))
         for r in group:
-            if r["variant"] == "final recipe" and r is not base:
-                continue
+            if r["variant"] in (measured, "final recipe") and r is not base:
+                continue  # the seeds are in the table above
             val = _chosen_val(r)
             change = ("" if base is None or r is base or val is None else change_fmt(val - _chosen_val(base)))
             vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
@@ -323,9 +341,11 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         group, labels = [r for r in result["rows"] if r["model"] == model], []
         several_runs = len({r.get("run") for r in group}) > 1
         for r in group:
-            final = r["variant"] == "final recipe"
-            ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s", color="C0" if final else "C1")
-            label = (f"seed {r['seed']}" if final else
+            final = r["variant"] in ("final recipe", HELD_OUT)  # a seed
+            held_out = r["variant"] == HELD_OUT
+            ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s",
+                       color="C2" if held_out else "C0" if final else "C1")
+            label = ((f"held-out seed {r['seed']}" if held_out else f"seed {r['seed']}") if final else
                      re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ "))
             if several_runs:
                 label += f" [{_run_of(r, letters)}]"
@@ -338,7 +358,8 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
-    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe"
+    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe's seeds, green: "
+                 "held-out fits; squares: variants"
                  + (f"; [{letters[0]}] to [{letters[len(letters) - 1]}]: the run" if len(letters) > 1 else "") + ")")
     fig.tight_layout()
     path = (root or HERE) / "recipes.png"

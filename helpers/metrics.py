@@ -163,7 +163,15 @@ def describe_curves(history: dict, x: str = "samples") -> str:
     classes at 0.1) that hides it in the losses; otherwise the final accuracies close the
     text. The training accuracy is the mean over the batches since the previous validation
     point (a quarter epoch for four validations per epoch, two epochs for one every second
-    epoch), so it trails the weights a little."""
+    epoch), so it trails the weights a little. A final fit's history (no validation
+    points) gets the training curve only, and the reminder that it cannot show over-fitting."""
+    if "val_loss" not in history:
+        train = history["train_loss"]
+        text = f"Training loss went from {train[0]:.3f} to {train[-1]:.3f}"
+        if "train_acc" in history:
+            text += f" and training accuracy ended at {100 * float(history['train_acc'][-1]):.1f}% (batches since the previous point)"
+        return text + (". This fit kept no images aside, so its curves cannot show over-fitting: only a "
+                       "held-out set can.")
     val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
     best = int(np.argmin(val))
     where = (f"{history[x][best]:,.0f} training samples" if x == "samples"

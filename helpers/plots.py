@@ -61,7 +61,8 @@ def show_images(images, titles, part: str, name: str, ncols: int = 8, colors=Non
 
 def plot_curves(history: dict, part: str, name: str, x: str = "samples",
                 metrics=("loss", "acc"), title: str = "") -> None:
-    """Training and validation curves from a :func:`helpers.training.train` history.
+    """Training and validation curves from a :func:`helpers.training.train` history
+    (training curves only for a final fit, whose history has no validation points).
 
     ``x`` is ``"samples"`` (training samples seen) or ``"epoch"``.
     """
@@ -71,7 +72,8 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
     for ax, metric in zip(axes.flat, metrics):
         # each training point is the mean over the batches since the previous point
         ax.plot(xs, history[f"train_{metric}"], marker=".", label="training batches (mean since last point)")
-        ax.plot(xs, history[f"val_{metric}"], marker=".", label="validation set")
+        if f"val_{metric}" in history:
+            ax.plot(xs, history[f"val_{metric}"], marker=".", label="validation set")
         ax.set_xlabel("training samples seen" if x == "samples" else "epoch")
         if x == "samples":
             ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 600,000 rather than 6e5

@@ -62,6 +62,8 @@ def results_table(root: Path | None = None) -> str:
                     result += f", pillar AP {_num(m['ap_per_class']['pillar'])}"
             if m.get("flip_tta"):
                 result += ", with flip TTA"
+            if m.get("final_fit"):  # trained on training + validation images once its recipe was chosen
+                result += f", final fit on {m['train_images']:,} training + validation images"
             time = f"{m['train_seconds']:.0f} s"
             if m is not models[0] and models[0]["train_seconds"] > 0:
                 time += f" ({m['train_seconds'] / models[0]['train_seconds']:.2f}x {models[0]['name']})"

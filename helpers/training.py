@@ -234,8 +234,10 @@ def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs
     previous point; the validation loss/accuracy is measured on all of ``val_loader``
     at that point, ``evals_per_epoch`` times per epoch. ``eval_every`` > 1 evaluates
     only in every ``eval_every``-th epoch and the last (validation costs time: a short
-    recipe on large images spends a sizeable share of its run on it). ``scheduler``
-    (if any) steps once per batch; fp16 runs get a gradient scaler.
+    recipe on large images spends a sizeable share of its run on it). ``val_loader=None``
+    is a final fit, which has no held-out images: the training points are recorded at the
+    same places and the history has no ``val_loss``/``val_acc``. ``scheduler`` (if any)
+    steps once per batch; fp16 runs get a gradient scaler.
 
     Returns a history dict of plain lists (JSON- and checkpoint-friendly):
     ``samples``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``epoch``,
@@ -244,7 +246,7 @@ def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs
     """
     if evals_per_epoch < 1 or eval_every < 1:
         raise ValueError(f"evals_per_epoch ({evals_per_epoch}) and eval_every ({eval_every}) must be at least 1")
-    keys = ("samples", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+    keys = ("samples", "epoch", "train_loss", "train_acc") + (("val_loss", "val_acc") if val_loader is not None else ())
     history = {k: [] for k in keys}
     scaler = make_scaler(fast)
     n_batches = len(train_loader)
@@ -260,13 +262,17 @@ def train(model: nn.Module, train_loader, val_loader, loss_fn, optimizer, epochs
         bar.update()
         epoch = seen["epoch"]
         if i in eval_at and ((epoch + 1) % eval_every == 0 or epoch == epochs - 1):
-            val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
-            model.train()
             train_loss, train_acc = running.take()
-            for key, value in zip(keys, (seen["samples"], seen["epoch"] + i / n_batches, train_loss, train_acc,
-                                         val_loss, val_acc)):
+            point = [seen["samples"], seen["epoch"] + i / n_batches, train_loss, train_acc]
+            shown = dict(loss=f"{train_loss:.3f}")
+            if val_loader is not None:
+                val_loss, val_acc = evaluate(model, val_loader, loss_fn, fast)
+                model.train()
+                point += [val_loss, val_acc]
+                shown.update(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+            for key, value in zip(keys, point):
                 history[key].append(value)
-            bar.set_postfix(loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+            bar.set_postfix(**shown)
 
     start = time.perf_counter()
     for epoch in range(epochs):

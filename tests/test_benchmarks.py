@@ -53,37 +53,41 @@ def test_speed_benchmark_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
 def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     """Three seeds and every ablation of both strong recipes run end to end, the tables
     and the plot are drawn from the JSON, and a seed repeats its numbers exactly."""
-    recipes, tables = _load("recipes"), _load("tables")
+    recipes, tables, common = _load("recipes"), _load("tables"), _load("common")
     out = tmp_path / "recipes.json"
     argv = ["--tiny", "--out", str(out), "--fashion-root", str(tmp_path / "root"),
             "--debian-dir", str(debian_fashion), "--facades-dir", str(tiny_facades), "--precision", "fp32"]
     rows = recipes.main(argv + ["--tradeoffs"])
     result = json.loads(out.read_text())
     assert result["tiny"] and set(result["recipes"]) == {"strong_cnn", "unet"}
-    for model in ("strong_cnn", "unet"):
+    for model, seed_variants in (("strong_cnn", ["held-out fit", "final recipe"]), ("unet", ["final recipe"])):
         variants = [r["variant"] for r in result["rows"] if r["model"] == model]
         seed0 = next(r for r in result["rows"] if r["model"] == model and r["seed"] == 0)
-        # the TTA ablation exists only where validation kept TTA for the seed-0 model
+        # the TTA ablation exists only where validation kept TTA for the seed-0 model (of the held-out fit)
         levers = [lever for lever, _ in recipes.LEVERS[model] if lever != "flip TTA" or seed0["flip_tta"]]
-        assert variants == (["final recipe"] * 3 + [f"without {lever}" for lever in levers]
+        assert variants == (seed_variants * 3 + [f"without {lever}" for lever in levers]
                             + [f"with {name}" for name, _ in recipes.ALTERNATIVES[model]]
                             + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]])
     for r in rows:
+        # the strong CNN's final recipe is a final fit, which trained on the validation images: no validation
+        # score, no TTA; its held-out fit and every ablation are the held-out recipe, 8 epochs in the notebooks
+        final_fit = "final fit" in r["variant"] or (r["model"], r["variant"]) == ("strong_cnn", "final recipe")
         assert r["epochs"] == 1 and r["train_seconds"] > 0 and 0 <= r["test"] <= 1
-        final_fit = "final fit" in r["variant"]  # trained on the validation images: no validation score
-        assert (r["val"] is None) == final_fit
-        assert (r["val_tta"] is None) == (not result["recipes"][r["model"]]["flip_tta"] or "flip TTA" in r["variant"]
-                                          or final_fit)
+        assert (r["val"] is None) == final_fit, r["variant"]
+        measured_tta = recipes.yardstick(common.RECIPES[r["model"]])[1].flip_tta
+        assert (r["val_tta"] is None) == (not measured_tta or "flip TTA" in r["variant"] or final_fit)
+    assert recipes.yardstick(common.RECIPES["strong_cnn"])[1].epochs == 8 and common.RECIPES["strong_cnn"].epochs == 7
     printed = capsys.readouterr().out
     assert "without label smoothing" in printed
-    for model in ("strong_cnn", "unet"):  # the TTA ablation rescores the seed-0 model, training nothing new
+    for model, measured in (("strong_cnn", "held-out fit"), ("unet", "final recipe")):
+        # the TTA ablation rescores the measured seed-0 model, training nothing new
         base, no_tta = (next((r for r in rows if r["model"] == model and r["variant"] == v and r["seed"] == 0), None)
-                        for v in ("final recipe", "without flip TTA"))
+                        for v in (measured, "without flip TTA"))
         if not base["flip_tta"]:
             assert no_tta is None and f"{model:<10} without flip TTA" in printed
             continue
         assert no_tta["test"] == base["test_plain"] and no_tta["train_seconds"] == base["train_seconds"]
-        assert not no_tta["flip_tta"] and no_tta["derived_from"] == "final recipe, seed 0"
+        assert not no_tta["flip_tta"] and no_tta["derived_from"] == f"{measured}, seed 0"
     again = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "unet", "--seeds", "0", "--no-ablations"])
     first = next(r for r in rows if r["model"] == "unet" and r["seed"] == 0)
     assert (again[0]["val"], again[0]["test"]) == (first["val"], first["test"])
@@ -101,9 +105,9 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
         ("unet", "final recipe", 0, 1)} and all(r["run"] == 0 for r in result["rows"])
     # --only redoes the rows whose variant it names, and only those
     only = recipes.main(argv[:-2] + ["--precision", "fp32", "--models", "strong_cnn", "--seeds", "0",
-                                     "--only", "80 %", "--only", "7 epochs", "--merge"])
+                                     "--only", "80 %", "--only", "8 epochs", "--merge"])
     assert [r["variant"] for r in only] == ["with 80 % of the training images", "with training + validation "
-                                            "images, 7 epochs (a final fit, about as many steps)"]
+                                            "images for 8 epochs (the final fit, a seventh more steps)"]
     assert {r["run"] for r in only} == {2}
     assert labels(json.loads(out.read_text())["rows"]) == labels(result["rows"])
     with pytest.raises(SystemExit):
@@ -112,6 +116,8 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     table = tables.recipes_table(tmp_path)
     assert "more than one run" in table and "A: strong_cnn, unet" in table and "B: unet" in table
     assert "| 0, 1, 2 |" in table and table.count(" B |") == 1 and " B, A, A |" in table
+    final_row = next(line for line in table.splitlines() if line.startswith("| strong_cnn, final fit: the notebook's"))
+    assert "| none (trained on it) |" in final_row and "not used (its held-out fits decide)" in final_row
     older = dict(result, complete=False, rows=[r for r in result["rows"]
                                                 if not (r["model"] == "unet" and r["variant"] == "with twice the epochs")])
     older.pop("missing")
@@ -131,8 +137,13 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     real = dict(result, tiny=False)
     (tmp_path / "recipes.json").write_text(json.dumps(real))
     table = tables.recipes_table(tmp_path)
-    assert "| strong_cnn (accuracy) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
-    assert "| strong_cnn | with training + validation images (a final fit) | none (trained on it) |  |  |" in table
+    assert "| strong_cnn, held-out fit (accuracy; what validation reads) | 0, 1, 2 |" in table
+    assert "| strong_cnn, final fit: the notebook's model (accuracy) | 0, 1, 2 | none (trained on it) |" in table
+    assert "| unet (mean AP) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
+    assert ("| strong_cnn | with training + validation images for 8 epochs (the final fit, a seventh more steps) | "
+            "none (trained on it) |  |  |") in table
+    ablations = table[table.index("Ablations"):]
+    assert "| strong_cnn | held-out fit |" in ablations and "| strong_cnn | final recipe |" not in ablations
     assert result["complete"] and "Incomplete" not in table
     (tmp_path / "recipes.json").write_text(json.dumps(dict(real, complete=False)))
     assert "**Incomplete run**" in tables.recipes_table(tmp_path)
@@ -265,7 +276,7 @@ def _notebook_constants(name):
     ("report_cnn", "01_classification.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS"), "optimizer"),
     ("strong_cnn", "01_classification.ipynb", dict(batch_size="STRONG_BATCH", lr="STRONG_LR", epochs="STRONG_EPOCHS",
                                                    weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING",
-                                                   eval_every="STRONG_EVAL_EVERY"),
+                                                   evals_per_epoch="STRONG_POINTS_PER_EPOCH"),
      "strong_optimizer"),
     ("report_segnet", "02_segmentation.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS",
                                                     weight_decay="WEIGHT_DECAY"), "optimizer"),
@@ -296,6 +307,11 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
             assert call and constants["SHIFT"] == recipe.pad and ("flip=False" not in call.group(1)) == recipe.flip
         else:
             assert call is None, (recipe_name, call.group(0))
+    # the strong CNN is a final fit in both: training + validation images, no validation passes
+    final_fit = ("X_fit, y_fit = torch.cat([fashion.X_train, fashion.X_val]), torch.cat([fashion.y_train, fashion.y_val])"
+                 in source and "data.TensorBatches(X_fit, y_fit, STRONG_BATCH" in source
+                 and "training.train(strong, strong_dataloader, None," in source)
+    assert recipe.fit_on_validation == (recipe_name == "strong_cnn" and final_fit), recipe_name
     # flip TTA is decided on validation in the notebook exactly where the recipe asks for it
     tta_var = {"strong_cnn": "use_tta", "unet": "unet_tta"}.get(recipe_name)
     assert (tta_var is not None and f"{tta_var} = " in source) == recipe.flip_tta
@@ -324,7 +340,7 @@ def test_recipe_loaders_take_a_fraction_or_the_validation_images_too():
     splits = data.Splits(torch.arange(10.0).view(10, 1, 1, 1), torch.arange(10),
                          torch.full((4, 1, 1, 1), 20.0), torch.full((4,), 1),
                          torch.full((3, 1, 1, 1), 30.0), torch.full((3,), 2))
-    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], batch_size=100)
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], batch_size=100, fit_on_validation=False)
     fast = config.plain_path("cpu")
 
     def first_epoch(r):

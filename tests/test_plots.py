@@ -103,6 +103,12 @@ def test_curve_axes_read_as_whole_epochs_and_separated_thousands(monkeypatch):
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert "300,000" in labels and not any("e" in t for t in labels)
+    # a final fit's history has no validation points: one curve per panel, one legend entry
+    final_fit = {k: v for k, v in history.items() if not k.startswith("val_")}
+    plots.plot_curves(final_fit, "p", "final_fit")
+    for ax in figures[-1].axes:
+        assert len(ax.get_lines()) == 1
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training batches (mean since last point)"]
 
 
 def test_figure_titles_clear_the_panels_below_them(monkeypatch):

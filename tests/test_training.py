@@ -72,6 +72,29 @@ def test_eval_every_evaluates_every_kth_epoch_and_the_last():
                        torch.optim.Adam(model.parameters()), epochs=1, fast=CPU, eval_every=0, progress=False)
 
 
+def test_a_final_fit_records_training_points_only_and_trains_the_same():
+    """Without a validation loader (a final fit) the training points sit where they would
+    with one, the history has no validation keys, and the weights end up identical:
+    evaluating does not change training."""
+    X, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+
+    def fit(val_loader):
+        torch.manual_seed(0)
+        model = training.prepare_model(ReportCNN(), CPU)
+        history = training.train(model, TensorBatches(X, y, 10, shuffle=True), val_loader, nn.CrossEntropyLoss(),
+                                 torch.optim.Adam(model.parameters()), epochs=3, fast=CPU, eval_every=2,
+                                 progress=False)
+        return model, history
+
+    (held_out, with_val), (final, without) = fit(TensorBatches(X, y, 20)), fit(None)
+    assert "val_loss" not in without and "val_acc" not in without
+    for key in ("samples", "epoch", "train_loss", "train_acc"):
+        assert without[key] == pytest.approx(with_val[key]), key
+    assert without["epoch"] == pytest.approx([2.0, 3.0])
+    for p, q in zip(held_out.parameters(), final.parameters()):
+        assert torch.equal(p, q)
+
+
 def test_bf16_autocast_runs_in_bf16_and_fp32_does_not():
     layer = nn.Linear(4, 3)
     X = torch.rand(2, 4)
