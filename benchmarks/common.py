@@ -34,6 +34,34 @@ class FacadeFiles(Dataset):
         return facades.scale_photos(torch.from_numpy(photo).permute(2, 0, 1)), torch.from_numpy(label.astype(np.int64))
 
 
+class LowResFirst:
+    """Training batches whose images are shrunk to ``size`` x ``size`` (bilinear, with
+    antialiasing) during the first ``epochs`` passes, then left as they are: progressive
+    resizing, which buys cheaper early steps (the convolutions' work scales with the
+    pixels) at some cost in accuracy. It needs a network that takes any input size (the
+    strong CNN pools globally). Wraps ``data.TensorBatches``; counts passes itself."""
+
+    def __init__(self, batches, epochs: int, size: int):
+        if epochs < 0 or size < 1:
+            raise ValueError(f"epochs={epochs} and size={size}: need epochs >= 0 and size >= 1")
+        self.batches, self.epochs, self.size, self.passes = batches, epochs, size, 0
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def dataset_size(self) -> int:
+        return self.batches.dataset_size
+
+    def __iter__(self):
+        low, self.passes = self.passes < self.epochs, self.passes + 1
+        for X, y in self.batches:
+            if low:
+                X = nn.functional.interpolate(X, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                              align_corners=False)
+            yield X, y
+
+
 def shapes_text(shapes) -> str:
     """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
     return ", ".join("x".join(map(str, s)) for s in shapes)
@@ -93,6 +121,8 @@ class Recipe:
     eval_every: int = 1          # validate every ``eval_every``-th epoch (and after the last)
     train_fraction: float = 1.0  # train on this fraction of the training images (the first ones: a random subset)
     fit_on_validation: bool = False  # a final fit: train on the training and the validation images
+    low_res_epochs: int = 0      # classification: the first epochs on images shrunk to ``low_res`` pixels
+    low_res: int = 20
 
     @property
     def segmentation(self) -> bool:
@@ -134,6 +164,8 @@ class Recipe:
         train = data.TensorBatches(X_train, y_train, self.batch_size, shuffle=True,
                                    generator=torch.Generator().manual_seed(shuffle_seed), device=fast.device,
                                    transform=transform, augment=augment)
+        if self.low_res_epochs:
+            train = LowResFirst(train, self.low_res_epochs, self.low_res)
         val, test = (data.TensorBatches(X, y, self.eval_batch, device=fast.device, transform=transform)
                      for X, y in ((splits.X_val, splits.y_val), (splits.X_test, splits.y_test)))
         return train, val, test

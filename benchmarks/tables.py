@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -358,9 +359,10 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
-    fig.suptitle("Recipes tried: test metric against training time (circles: final recipe's seeds, green: "
-                 "held-out fits; squares: variants"
-                 + (f"; [{letters[0]}] to [{letters[len(letters) - 1]}]: the run" if len(letters) > 1 else "") + ")")
+    title = ("Recipes tried: test metric against training time (circles: the final recipe's seeds, green ones "
+             "its held-out fits; squares: variants"
+             + (f"; [{letters[0]}] to [{letters[len(letters) - 1]}]: the run" if len(letters) > 1 else "") + ")")
+    fig.suptitle(textwrap.fill(title, 95 * len(models) // 2))  # no wider than the figure
     fig.tight_layout()
     path = (root or HERE) / "recipes.png"
     with atomic_path(path) as tmp:

@@ -332,6 +332,27 @@ def test_timed_step_updates_the_weights_as_train_step_does():
         assert torch.equal(p, q)
 
 
+def test_low_res_first_shrinks_the_first_epochs_only():
+    """Progressive resizing: the first ``epochs`` passes yield 20x20 images (the batch's
+    mean kept, as bilinear shrinking averages), the later ones the images as they are, in
+    the same number of batches; the recipe field turns it on."""
+    common = _load("common")
+    X, y = torch.rand(10, 1, 28, 28), torch.arange(10)
+    batches = common.LowResFirst(data.TensorBatches(X, y, 4), epochs=2, size=20)
+    assert len(batches) == 3 and batches.dataset_size == 10
+    passes = [list(batches) for _ in range(3)]
+    assert [[tuple(Xb.shape[2:]) for Xb, _ in p] for p in passes] == [[(20, 20)] * 3] * 2 + [[(28, 28)] * 3]
+    assert torch.equal(passes[2][0][0], X[:4]) and torch.equal(passes[0][0][1], y[:4])
+    assert passes[0][0][0].mean().item() == pytest.approx(X[:4].mean().item(), abs=1e-2)
+    with pytest.raises(ValueError, match="size=0"):
+        common.LowResFirst(batches, 1, 0)
+    splits = data.Splits(X, y, X[:2], y[:2], X[:2], y[:2])
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], low_res_epochs=3)
+    train, _, _ = recipe.loaders(splits, config.plain_path("cpu"))
+    assert isinstance(train, common.LowResFirst) and (train.epochs, train.size) == (3, 20)
+    assert not isinstance(common.RECIPES["strong_cnn"].loaders(splits, config.plain_path("cpu"))[0], common.LowResFirst)
+
+
 def test_recipe_loaders_take_a_fraction_or_the_validation_images_too():
     """The learning-curve point trains on the first 80 % of the training images (a random
     subset: the split is shuffled), the final fit on training + validation images; the
