@@ -245,7 +245,7 @@ def recipes_table(root: Path | None = None) -> str:
     run_cell = (lambda group: f" {', '.join(_run_of(r, letters) for r in group)} |") if merged else (lambda group: "")
     lines = [f"Measured by `python benchmarks/recipes.py` on {result['device_name']} ({result['cores']} cores, "
              f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
-             "range in brackets; training seconds include the validation passes. Wall-clock seconds drift "
+             "range in brackets; training seconds include the validation passes (a final fit has none). Wall-clock seconds drift "
              "with the machine's load, on a shared virtual machine even within one run: only large "
              "differences in them mean something."
              + ("" if result.get("complete", True) else
@@ -336,7 +336,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     import matplotlib.pyplot as plt
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
     letters = _run_letters(result)
-    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.5), squeeze=False)
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]
         group, labels = [r for r in result["rows"] if r["model"] == model], []
@@ -354,7 +354,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
             # that a recipe that lands beside a seed does not print over it
             labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7, textcoords="offset points",
                                       xytext=(-4, 2) if final else (4, 2), ha="right" if final else "left"))
-        ax.margins(x=0.15)  # room for the labels at both ends
+        ax.margins(x=0.3)  # room for the labels at both ends
         _unstack(ax, labels)
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
