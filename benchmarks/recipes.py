@@ -1,6 +1,6 @@
 """The stronger models' recipes: three seeds each, and what every lever is worth.
 
-    python benchmarks/recipes.py                        # both models: 3 seeds + ablations (about 2 hours on 2 cores)
+    python benchmarks/recipes.py                        # both models: 3 seeds + ablations (about 2.5 hours on 2 cores)
     python benchmarks/recipes.py --models strong_cnn    # one model
     python benchmarks/recipes.py --no-ablations --seeds 0,1,2
     python benchmarks/recipes.py --tradeoffs            # then each recipe with twice the epochs
