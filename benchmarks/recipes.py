@@ -24,8 +24,10 @@ final fit for 8 epochs, which reports test only): a lever earns its place if rem
 it costs more validation accuracy (or mean AP) than the seeds' spread, or if it saves
 training time. Choices are read from the validation columns; the test columns are
 reported, never used to choose. Flip averaging at test time (TTA) is kept only where it
-helps on validation, as the notebooks decide it (the final fit cannot decide it: it
-follows its held-out fits, which turned it down).
+helps on validation, as the segmentation notebook decides it (a final fit cannot decide
+it: the CNN's goes without, as its held-out fits turned it down). Mind the names with
+``--only``: the final fit's seeds are the variant "final recipe" (``--only "final
+recipe"``); ``--only "final fit"`` matches only the 8-epoch alternative.
 
 Writes ``benchmarks/recipes.json``; ``python benchmarks/tables.py`` renders its tables
 and the accuracy-versus-time plot (``benchmarks/recipes.png``) into the README.
@@ -49,7 +51,8 @@ from helpers import augment, config, data, facades, metrics, training
 HERE = Path(__file__).resolve().parent
 STRONG = ("strong_cnn", "unet")
 
-# the levers of each final recipe: (name, the recipe's fields with that lever removed)
+# the levers of each recipe that validation reads (the held-out fit for the strong CNN):
+# (name, the recipe's fields with that lever removed)
 LEVERS = {
     "strong_cnn": [
         ("label smoothing", dict(label_smoothing=0.0)),
@@ -63,7 +66,8 @@ LEVERS = {
     ],
 }
 
-# choices tried and dropped on validation, run with the ablations: (name, the recipe's fields with it added)
+# run with the ablations, each added to the recipe that validation reads: choices it turned down
+# or left open, a time lever, and rows that price data: (name, the recipe's fields with it added)
 ALTERNATIVES = {
     "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2)),
                    ("batch 128 (twice the steps)", dict(batch_size=128)),

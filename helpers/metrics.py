@@ -169,8 +169,9 @@ def describe_curves(history: dict, x: str = "samples") -> str:
         train = history["train_loss"]
         text = f"Training loss went from {train[0]:.3f} to {train[-1]:.3f}"
         if "train_acc" in history:
-            text += f" and training accuracy ended at {100 * float(history['train_acc'][-1]):.1f}% (batches since the previous point)"
-        return text + (". This fit kept no images aside, so its curves cannot show over-fitting: only a "
+            text += (f" and training accuracy ended at {100 * float(history['train_acc'][-1]):.1f}% (the mean over "
+                     "the training batches since the previous point)")
+        return text + (". This fit kept no images aside, so its curves cannot measure over-fitting: only a "
                        "held-out set can.")
     val, train = np.asarray(history["val_loss"]), np.asarray(history["train_loss"])
     best = int(np.argmin(val))

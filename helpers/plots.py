@@ -77,6 +77,7 @@ def plot_curves(history: dict, part: str, name: str, x: str = "samples",
         ax.set_xlabel("training samples seen" if x == "samples" else "epoch")
         if x == "samples":
             ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 600,000 rather than 6e5
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))  # long labels that never touch
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # 5, 10, 15: no 2.5
         ax.set_ylabel(labels.get(metric, metric))

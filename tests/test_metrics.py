@@ -90,7 +90,7 @@ def test_describe_curves_names_over_fitting_only_when_present():
     final_fit = {"samples": [1, 2], "train_loss": [1.0, 0.55], "train_acc": [0.7, 0.9667]}
     text = metrics.describe_curves(final_fit)
     assert text.startswith("Training loss went from 1.000 to 0.550 and training accuracy ended at 96.7%")
-    assert "cannot show over-fitting" in text and "no clear over-fitting" not in text
+    assert "cannot measure over-fitting" in text and "no clear over-fitting" not in text
 
 
 def test_accuracy_and_mean_iou_hand_computed():
