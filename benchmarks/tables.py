@@ -341,27 +341,33 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         metric = METRIC[model][0]
         group, labels = [r for r in result["rows"] if r["model"] == model], []
         several_runs = len({r.get("run") for r in group}) > 1
+        kinds = {}  # legend: one entry per kind of point drawn
         for r in group:
-            final = r["variant"] in ("final recipe", HELD_OUT)  # a seed
-            held_out = r["variant"] == HELD_OUT
-            ax.scatter(r["train_seconds"], r["test"], marker="o" if final else "s",
-                       color="C2" if held_out else "C0" if final else "C1")
-            label = ((f"held-out seed {r['seed']}" if held_out else f"seed {r['seed']}") if final else
-                     re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ "))
+            seed = r["variant"] in ("final recipe", HELD_OUT)
+            kind = (("held-out fit's seeds" if r["variant"] == HELD_OUT else "final recipe's seeds") if seed
+                    else "variants (labelled)")
+            style = dict(marker="o" if seed else "s",
+                         color="C2" if r["variant"] == HELD_OUT else "C0" if seed else "C1")
+            kinds[kind] = ax.scatter(r["train_seconds"], r["test"], **style)
+            if seed:
+                continue  # the seeds are in the legend and the table; labels for them crowd the variants'
+            label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
             if several_runs:
                 label += f" [{_run_of(r, letters)}]"
-            # seeds labelled on the left of their point, the other recipes on the right, so
-            # that a recipe that lands beside a seed does not print over it
-            labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7, textcoords="offset points",
-                                      xytext=(-4, 2) if final else (4, 2), ha="right" if final else "left"))
-        ax.margins(x=0.3)  # room for the labels at both ends
+            labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7,
+                                      textcoords="offset points", xytext=(4, 2)))
+        ax.margins(x=0.1)
+        ax.set_xlim(right=ax.get_xlim()[1] + 0.25 * (ax.get_xlim()[1] - ax.get_xlim()[0]))  # room for labels
         _unstack(ax, labels)
+        order = ["final recipe's seeds", "held-out fit's seeds", "variants (labelled)"]
+        ax.legend([kinds[k] for k in order if k in kinds], [k for k in order if k in kinds], fontsize=8,
+                  loc="lower right")
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
-    title = ("Recipes tried: test metric against training time (circles: the final recipe's seeds, green ones "
-             "its held-out fits; squares: variants"
-             + (f"; [{letters[0]}] to [{letters[len(letters) - 1]}]: the run" if len(letters) > 1 else "") + ")")
+    title = ("Recipes tried: test metric against training time"
+             + (f" ([{letters[0]}] to [{letters[len(letters) - 1]}]: the run; times from different runs are "
+                "not comparable)" if len(letters) > 1 else ""))
     fig.suptitle(textwrap.fill(title, 95 * len(models) // 2))  # no wider than the figure
     fig.tight_layout()
     path = (root or HERE) / "recipes.png"
