@@ -190,6 +190,10 @@ class Recipe:
         return X, y.to(fast.device)
 
 
+# recipes.py's name for the recipe that validation reads where a notebook trains a final fit
+# (tables.py reads the same name back from recipes.json)
+HELD_OUT_VARIANT = "held-out fit"
+
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
 RECIPES = {
     "report_cnn": Recipe("report_cnn", "ReportCNN", 64, FASHION, FASHION, 10, epochs=10, optimizer="Adam",

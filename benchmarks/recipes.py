@@ -45,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from common import RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
+from common import HELD_OUT_VARIANT, RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
 from helpers import augment, config, data, facades, metrics, training
 
 HERE = Path(__file__).resolve().parent
@@ -91,7 +91,7 @@ ALTERNATIVES = {
 HELD_OUT = {
     "strong_cnn": dict(fit_on_validation=False, epochs=8, flip_tta=True, evals_per_epoch=1, eval_every=2),
 }
-YARDSTICK = "held-out fit"
+YARDSTICK = HELD_OUT_VARIANT
 
 
 def yardstick(recipe: Recipe) -> tuple[str, Recipe]:

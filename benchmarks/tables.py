@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import shapes_text
+from common import HELD_OUT_VARIANT, shapes_text
 from helpers.files import atomic_path
 from helpers.results import device_label, replace_blocks
 
@@ -191,7 +191,7 @@ def _chosen_val(row: dict) -> float:
     return row["val_tta"] if row["flip_tta"] else row["val"]
 
 
-HELD_OUT = "held-out fit"  # recipes.py's YARDSTICK: where the notebook trains a final fit, what validation reads
+HELD_OUT = HELD_OUT_VARIANT  # where the notebook trains a final fit, what validation reads
 
 
 def _measured_variant(rows: list[dict]) -> str:
