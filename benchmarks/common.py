@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from torch.utils.flop_counter import FlopCounterMode
 
 from helpers import config, data, facades, models, training
 from helpers.files import atomic_write_text
@@ -123,6 +124,7 @@ class Recipe:
     fit_on_validation: bool = False  # a final fit: train on the training and the validation images
     low_res_epochs: int = 0      # classification: the first epochs on images shrunk to ``low_res`` pixels
     low_res: int = 20
+    model_options: tuple = ()    # (name, value) pairs for the model's constructor (the notebooks use none)
 
     @property
     def segmentation(self) -> bool:
@@ -139,7 +141,7 @@ class Recipe:
         ``train_labels`` are given; without them (step-cost benchmarks on random
         batches) it is unweighted."""
         torch.manual_seed(seed)
-        model = training.prepare_model(getattr(models, self.model)(**model_kw), fast)
+        model = training.prepare_model(getattr(models, self.model)(**dict(self.model_options), **model_kw), fast)
         optimizer_cls = getattr(torch.optim, self.optimizer)
         extra = dict(momentum=self.momentum, nesterov=self.momentum > 0) if self.optimizer == "SGD" else {}
         optimizer = optimizer_cls(model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
@@ -180,6 +182,37 @@ class Recipe:
             raise ValueError(f"schedule={self.schedule!r}: use 'constant', 'cosine' or 'one-cycle'")
         return None
 
+    def step_flops(self, shape: tuple | None = None, n: int = 2) -> float:
+        """Floating-point operations of one training step per image (forward and backward;
+        convolutions and matrix products, as ``torch.utils.flop_counter`` counts them:
+        two per multiply-add) on images of ``shape`` (default: the training shape),
+        counted on a batch of ``n`` in fp32 on the CPU. The count depends on the
+        architecture and the image size only, not on the machine or its load."""
+        key = (self.model, self.model_options, self.num_classes, tuple(shape or self.image_shape), n)
+        if key not in _FLOPS:
+            torch.manual_seed(0)  # the count ignores the weights; the seed keeps the global RNG out of it
+            state = torch.random.get_rng_state()
+            kw = dict(self.model_options, num_classes=self.num_classes)
+            model = getattr(models, self.model)(**kw)
+            with FlopCounterMode(display=False) as counter:
+                model(torch.zeros(n, *key[3])).sum().backward()
+            torch.random.set_rng_state(state)
+            _FLOPS[key] = counter.get_total_flops() / n
+        return _FLOPS[key]
+
+    def training_flops(self, train_images: int, val_images: int = 0) -> float:
+        """The whole training run's floating-point operations (:meth:`step_flops` per image
+        seen), for ``train_images`` training and ``val_images`` validation images (these
+        count only in a final fit): what the recipe costs independently of the machine.
+        Validation passes are not counted."""
+        images = round(self.train_fraction * train_images) if self.train_fraction != 1.0 else train_images
+        images += val_images if self.fit_on_validation else 0
+        low = min(self.low_res_epochs, self.epochs)
+        per_image = (self.epochs - low) * self.step_flops()
+        if low:
+            per_image += low * self.step_flops((self.image_shape[0], self.low_res, self.low_res))
+        return images * per_image
+
     def random_batch(self, fast: config.FastPath, n: int | None = None, shape: tuple | None = None):
         """Random inputs and labels of the recipe's training shape (the cost of a step does
         not depend on pixel values): ``(X, y)`` on the device."""
@@ -190,11 +223,18 @@ class Recipe:
         return X, y.to(fast.device)
 
 
+_FLOPS: dict = {}  # Recipe.step_flops's counts, by model, options, classes and image shape
+
+
 # recipes.py's name for the recipe that validation reads where a notebook trains a final fit
 # (tables.py reads the same name back from recipes.json)
 HELD_OUT_VARIANT = "held-out fit"
 
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
+FASHION_VAL = 10_000  # the Fashion-MNIST validation split: 10,000 of the 60,000 training images, drawn at random
+# (training, validation) images for Recipe.training_flops; the U-Net's variants all train
+# on the same images, so the ratios between them need no count (1, 0)
+WORK_IMAGES = {"strong_cnn": (60_000 - FASHION_VAL, FASHION_VAL)}
 RECIPES = {
     "report_cnn": Recipe("report_cnn", "ReportCNN", 64, FASHION, FASHION, 10, epochs=10, optimizer="Adam",
                          lr=1e-3, fused=True, schedule="cosine", evals_per_epoch=4),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import HELD_OUT_VARIANT, shapes_text
+import recipes
+from common import HELD_OUT_VARIANT, RECIPES, WORK_IMAGES, shapes_text
 from helpers.files import atomic_path
 from helpers.results import device_label, replace_blocks
 
@@ -200,13 +201,14 @@ def _measured_variant(rows: list[dict]) -> str:
     return HELD_OUT if any(r["variant"] == HELD_OUT for r in rows) else "final recipe"
 
 
-def _variant_rank(row: dict, final_epochs: int, measured: str) -> int:
+def _variant_rank(row: dict, final_epochs: int, measured: str, work: float | None = None) -> int:
     """Table order: the measured recipe, the levers removed, the choices added, then the
-    points beyond the budget (more epochs than the measured recipe's); a merged file holds
-    its rows in the order they were run."""
+    points beyond the budget (more training arithmetic than the measured recipe's, by
+    ``work``, the row's work against it, or else more epochs); a merged file holds its rows
+    in the order they were run."""
     variant = row["variant"]
-    return (0 if variant == measured else 1 if variant.startswith("without ")
-            else 3 if row["epochs"] > final_epochs else 2)
+    beyond = work > 1.0 if work is not None else row["epochs"] > final_epochs
+    return 0 if variant == measured else 1 if variant.startswith("without ") else 3 if beyond else 2
 
 
 def _run_letters(result: dict) -> dict[int, str]:
@@ -230,6 +232,20 @@ def _history_text(result: dict) -> str:
     return (" The rows come from more than one run (column \"run\"; " + "; ".join(parts) + "; a later run's "
             "rows replace an earlier's): compare training seconds across runs even less, as CPUs differ between "
             "sessions.")
+
+
+def _work(model: str, variant: str) -> float | None:
+    """The training run's floating-point operations of ``model``'s row ``variant``
+    (:meth:`common.Recipe.training_flops`), rebuilt from the variant's recipe as
+    ``recipes.py`` plans it; None for a variant it no longer plans."""
+    jobs = {name: changed for _, name, changed, _ in recipes.planned_jobs([RECIPES[model]], [0], True, True)}
+    if variant not in jobs:
+        return None
+    return jobs[variant].training_flops(*WORK_IMAGES.get(model, (1, 0)))
+
+
+def _ratio(work: float | None, base: float | None) -> str:
+    return "" if work is None or not base else f"{work / base:.2f}x"
 
 
 def recipes_table(root: Path | None = None) -> str:
@@ -282,10 +298,16 @@ def recipes_table(root: Path | None = None) -> str:
                   "curve (what more images are worth), and \"with training + validation images\" a final fit, "
                   "which has no validation score because it trained on those images. Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
-                  "three seeds, as seed 0 need not sit in the middle of their range.", "",
-              "| model | recipe | validation | change vs seed 0 | change vs seeds' mean | test | training s |"
+                  "three seeds, as seed 0 need not sit in the middle of their range. \"Mirror kept\": validation chose flip TTA for that run, so its validation and test scores are the mirror-averaged ones. \"Work\" is the run's "
+                  "training arithmetic (floating-point operations of the forward and backward passes, counted by "
+                  "`torch.utils.flop_counter` from the architecture, the image size and the number of images seen) "
+                  "against the seed-0 run's: unlike seconds, it does not drift with the machine."
+                  + "".join(f" The {m} {_measured_variant([r for r in rows if r['model'] == m])} trains with "
+                            f"{_work(m, _measured_variant([r for r in rows if r['model'] == m])) / 1e12:,.0f} TFLOP."
+                            for m in dict.fromkeys(r["model"] for r in rows) if m in WORK_IMAGES), "",
+              "| model | recipe | validation | change vs seed 0 | change vs seeds' mean | test | training s | work |"
               + run_head,
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: |" + run_rule]
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
@@ -294,7 +316,10 @@ def recipes_table(root: Path | None = None) -> str:
         seed_vals = [_chosen_val(r) for r in group if r["variant"] == measured]
         seeds_mean = np.mean(seed_vals) if seed_vals else None
         final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
-        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured))
+        base_work = _work(model, measured)
+        works = {r["variant"]: _work(model, r["variant"]) for r in group}
+        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured,
+                                               works[r["variant"]] / base_work if works[r["variant"]] and base_work else None))
         for r in group:
             if r["variant"] in (measured, "final recipe") and r is not base:
                 continue  # the seeds are in the table above
@@ -303,9 +328,11 @@ def recipes_table(root: Path | None = None) -> str:
             vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                        else change_fmt(val - seeds_mean))
             variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
-            lines.append(f"| {model} | {variant} | {'none (trained on it)' if val is None else fmt(val)} | "
+            shown = "none (trained on it)" if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
+            lines.append(f"| {model} | {variant} | {shown} | "
                          f"{change} | {vs_mean} | {fmt(r['test'])} | "
-                         f"{r['train_seconds']:.0f} |" + run_cell([r]))
+                         f"{r['train_seconds']:.0f} | {_ratio(works[r['variant']], base_work)} |"
+                         + run_cell([r]))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
 

@@ -119,14 +119,27 @@ class StrongCNN(nn.Module):
     normalisation, so BN and ReLU run on maps a quarter the size), followed by
     ``convs_per_stage`` conv-BN-ReLU layers at the pooled size (14x14, then 7x7).
     The head takes each channel's maximum over the 7x7 map and one linear layer.
+
+    ``transition="pool-conv"`` is a cheaper variant that the benchmarks price (same
+    parameters): each stage pools *first* and runs all its convolutions at the pooled
+    size, so no convolution but the stem's runs at 28x28 (about 0.62x the
+    multiply-adds).
     """
 
-    def __init__(self, num_classes: int = 10, widths=(32, 64, 128), convs_per_stage: int = 2):
+    TRANSITIONS = ("conv-pool", "pool-conv")
+
+    def __init__(self, num_classes: int = 10, widths=(32, 64, 128), convs_per_stage: int = 2,
+                 transition: str = "conv-pool"):
         super().__init__()
+        if transition not in self.TRANSITIONS:
+            raise ValueError(f"transition={transition!r}: choose one of {', '.join(self.TRANSITIONS)}")
         layers, c_in = conv_bn_relu(1, widths[0]), widths[0]
         for width in widths[1:]:
-            layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                       nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            if transition == "pool-conv":
+                layers += [nn.MaxPool2d(2), *conv_bn_relu(c_in, width)]
+            else:
+                layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                           nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             for _ in range(convs_per_stage):
                 layers += conv_bn_relu(width, width)
             c_in = width

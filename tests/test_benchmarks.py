@@ -307,6 +307,8 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
             assert call and constants["SHIFT"] == recipe.pad and ("flip=False" not in call.group(1)) == recipe.flip
         else:
             assert call is None, (recipe_name, call.group(0))
+    # the notebooks build each model with its defaults (no constructor options)
+    assert recipe.model_options == () and re.search(rf"models\.{recipe.model}\((num_classes=len\(classes\))?\)\n", source)
     # the strong CNN is a final fit in both: training + validation images, no validation passes
     final_fit = ("X_fit, y_fit = torch.cat([fashion.X_train, fashion.X_val]), torch.cat([fashion.y_train, fashion.y_val])"
                  in source and "data.TensorBatches(X_fit, y_fit, STRONG_BATCH" in source
@@ -374,3 +376,31 @@ def test_recipe_loaders_take_a_fraction_or_the_validation_images_too():
     assert first_epoch(dataclasses.replace(recipe, fit_on_validation=True)) == (sorted(list(range(10)) + [1] * 4), 4, 3)
     with pytest.raises(ValueError, match="train_fraction=1.5"):
         dataclasses.replace(recipe, train_fraction=1.5).loaders(splits, fast)
+
+
+def test_step_flops_match_a_hand_count_of_the_report_cnn():
+    """Recipe.step_flops counts two operations per multiply-add: the forward pass, the
+    weight gradients (as many again) and the input gradients of every layer but the first
+    (whose input needs none)."""
+    common = _load("common")
+    macs = [28 * 28 * 32 * 9, 14 * 14 * 64 * 32 * 9, 64 * 7 * 7 * 128, 128 * 10]  # conv1, conv2, fc1, fc2
+    forward = 2 * sum(macs)
+    expected = forward + forward + (forward - 2 * macs[0])
+    assert common.RECIPES["report_cnn"].step_flops() == expected == 24_995_328
+
+
+def test_training_flops_count_images_epochs_and_low_res_epochs():
+    common = _load("common")
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], fit_on_validation=False, epochs=8)
+    per_image = recipe.step_flops()
+    assert recipe.training_flops(500, 100) == 8 * 500 * per_image  # validation images count only in a final fit
+    assert dataclasses.replace(recipe, fit_on_validation=True).training_flops(500, 100) == 8 * 600 * per_image
+    assert dataclasses.replace(recipe, train_fraction=0.8).training_flops(500, 100) == 8 * 400 * per_image
+    # at 20x20 every convolution sees 400 of 784 pixels per map; the linear head (128 -> 10) is unchanged
+    head = 3 * 2 * 128 * 10
+    low = (per_image - head) * 400 / 784 + head
+    assert recipe.step_flops((1, 20, 20)) == pytest.approx(low)
+    assert dataclasses.replace(recipe, low_res_epochs=4).training_flops(500) == pytest.approx(500 * (4 * per_image + 4 * low))
+    # pooling before each stage's convolutions: the same parameters, 0.63x the arithmetic
+    pool_conv = dataclasses.replace(recipe, model_options=(("transition", "pool-conv"),))
+    assert pool_conv.step_flops() / per_image == pytest.approx(0.626, abs=0.001)

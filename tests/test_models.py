@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from helpers.models import ReportCNN, ReportSegNet, count_parameters
@@ -56,6 +57,22 @@ def test_strong_cnn_shape_and_parameters():
             layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
     model(torch.zeros(1, 1, 28, 28))
     assert sizes == [(32, 28, 28), (64, 28, 28), (64, 14, 14), (64, 14, 14), (128, 14, 14), (128, 7, 7), (128, 7, 7)]
+
+
+def test_strong_cnn_pool_conv_transition_moves_the_convolutions_to_the_pooled_sizes():
+    """The cheaper variant the benchmarks price: the same parameters, but every stage pools
+    before its first convolution, so only the stem convolves at 28x28."""
+    from helpers.models import StrongCNN
+    model = StrongCNN(transition="pool-conv")
+    assert count_parameters(model) == count_parameters(StrongCNN()) == 463_584
+    sizes = []
+    for layer in model.features:
+        if isinstance(layer, torch.nn.Conv2d):
+            layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert sizes == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7), (128, 7, 7), (128, 7, 7)]
+    with pytest.raises(ValueError, match="transition='pool-first'.*conv-pool, pool-conv"):
+        StrongCNN(transition="pool-first")
 
 
 def test_unet_shape_and_parameters():
