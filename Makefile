@@ -33,6 +33,7 @@ benchmark: setup facade-data
 	$(PY) benchmarks/profile_epoch.py
 	$(PY) benchmarks/profile_ops.py
 	$(PY) benchmarks/eval_batch.py
+	$(PY) benchmarks/step_cost.py
 	$(PY) benchmarks/tables.py
 
 setup: $(STAMP) fashion-data

@@ -24,9 +24,12 @@ OPS_START, OPS_END = "<!-- OPS:START -->", "<!-- OPS:END -->"
 EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
+STEP_START, STEP_END = "<!-- STEPCOST:START -->", "<!-- STEPCOST:END -->"
 # per model: the metric's name, its format, and the format of a change in it
 METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{100 * d:+.2f} pt"),
           "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: f"{d:+.3f}")}
+# the test score each stronger model aims at (benchmarks/README.md, "The stronger models' recipes")
+GOAL = {"strong_cnn": 0.945, "unet": 0.78}
 
 
 def _bench_json(root: Path | None, name: str) -> dict | None:
@@ -244,6 +247,14 @@ def _work(model: str, variant: str) -> float | None:
     return jobs[variant].training_flops(*WORK_IMAGES.get(model, (1, 0)))
 
 
+def _by_variant(group: list[dict]) -> dict[str, list[dict]]:
+    """A model's rows by variant, in table order, each variant's runs by seed."""
+    out: dict[str, list[dict]] = {}
+    for r in group:
+        out.setdefault(r["variant"], []).append(r)
+    return {v: sorted(runs, key=lambda x: x["seed"]) for v, runs in out.items()}
+
+
 def _ratio(work: float | None, base: float | None) -> str:
     return "" if work is None or not base else f"{work / base:.2f}x"
 
@@ -293,19 +304,20 @@ def recipes_table(root: Path | None = None) -> str:
                          + " |" + run_cell(seeds))
     lines += ["", "Ablations: the recipe that validation reads (seed 0: the final recipe, or its held-out fit "
                   "where the notebook trains a final fit) minus one lever it kept (\"without ...\"), or plus a "
-                  "choice that validation turned down (\"with ...\"); \"with twice the epochs\" is a point "
+                  "choice that validation turned down or a lever for time (\"with ...\"), in the order they were "
+                  "run, and last the points with more work than the recipe; \"with twice the epochs\" is a point "
                   "beyond the time budget, \"with 80 % of the training images\" a point on the learning "
                   "curve (what more images are worth), and \"with training + validation images\" a final fit, "
                   "which has no validation score because it trained on those images. Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
-                  "three seeds, as seed 0 need not sit in the middle of their range. \"Mirror kept\": validation chose flip TTA for that run, so its validation and test scores are the mirror-averaged ones. \"Work\" is the run's "
+                  "three seeds, as seed 0 need not sit in the middle of their range (a row that rescores the seed-0 model has no second comparison: it is the same model). A variant run over several seeds shows their mean and range, its change against seed 0 that of its own seed 0. \"Mirror kept\": validation chose flip TTA for that run, so its validation and test scores are the mirror-averaged ones. \"Work\" is the run's "
                   "training arithmetic (floating-point operations of the forward and backward passes, counted by "
                   "`torch.utils.flop_counter` from the architecture, the image size and the number of images seen) "
                   "against the seed-0 run's: unlike seconds, it does not drift with the machine."
                   + "".join(f" The {m} {_measured_variant([r for r in rows if r['model'] == m])} trains with "
                             f"{_work(m, _measured_variant([r for r in rows if r['model'] == m])) / 1e12:,.0f} TFLOP."
                             for m in dict.fromkeys(r["model"] for r in rows) if m in WORK_IMAGES), "",
-              "| model | recipe | validation | change vs seed 0 | change vs seeds' mean | test | training s | work |"
+              "| model | recipe | validation | validation change vs seed 0 | vs the seeds' mean | test | training s | work |"
               + run_head,
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -320,19 +332,32 @@ def recipes_table(root: Path | None = None) -> str:
         works = {r["variant"]: _work(model, r["variant"]) for r in group}
         group.sort(key=lambda r: _variant_rank(r, final_epochs, measured,
                                                works[r["variant"]] / base_work if works[r["variant"]] and base_work else None))
-        for r in group:
-            if r["variant"] in (measured, "final recipe") and r is not base:
-                continue  # the seeds are in the table above
-            val = _chosen_val(r)
-            change = ("" if base is None or r is base or val is None else change_fmt(val - _chosen_val(base)))
+        for variant, runs in _by_variant(group).items():
+            if variant in (measured, "final recipe"):
+                runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
+            if not runs:
+                continue
+            r = runs[0]
+            vals = [_chosen_val(x) for x in runs]
+            val = None if None in vals else float(np.mean(vals))
+            seed0 = next((x for x in runs if x["seed"] == 0), None)
+            change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
+                      else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
             vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                        else change_fmt(val - seeds_mean))
-            variant = r["variant"] + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
-            shown = "none (trained on it)" if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
-            lines.append(f"| {model} | {variant} | {shown} | "
-                         f"{change} | {vs_mean} | {fmt(r['test'])} | "
-                         f"{r['train_seconds']:.0f} | {_ratio(works[r['variant']], base_work)} |"
-                         + run_cell([r]))
+            name = variant + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
+            if len(runs) > 1:  # a variant run over several seeds: mean (range), its seeds named
+                name += f", seeds {', '.join(str(x['seed']) for x in runs)}"
+                change += " (seed 0's)" if change else ""
+                kept = sum(x["flip_tta"] for x in runs)
+                shown = (_spread(vals, fmt) + (f" (mirror kept {kept} of {len(runs)})" if kept else "")
+                         if val is not None else "none (trained on it)")
+                test, seconds = _spread([x["test"] for x in runs], fmt), f"{np.mean([x['train_seconds'] for x in runs]):.0f}"
+            else:
+                shown = "none (trained on it)" if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
+                test, seconds = fmt(r["test"]), f"{r['train_seconds']:.0f}"
+            lines.append(f"| {model} | {name} | {shown} | {change} | {vs_mean} | {test} | {seconds} | "
+                         f"{_ratio(works[variant], base_work)} |" + run_cell(runs))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
 
@@ -340,7 +365,7 @@ def recipes_table(root: Path | None = None) -> str:
 def _unstack(ax, labels, step: float = 7.0, tries: int = 12) -> None:
     """Move point labels that print over one another: from the top down, each label that
     overlaps one already placed goes down ``step`` points at a time (it stays beside its
-    point's x; the offset is in points)."""
+    point's x; the offset is in points; a leader line joins it to its point)."""
     renderer = ax.figure.canvas.get_renderer()
     placed = []
     for label in sorted(labels, key=lambda t: -t.get_window_extent(renderer).y0):
@@ -364,29 +389,37 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
     letters = _run_letters(result)
     fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.5), squeeze=False)
+    all_labels = []  # (axes, its point labels): unstacked once the layout is final
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]
         group, labels = [r for r in result["rows"] if r["model"] == model], []
         several_runs = len({r.get("run") for r in group}) > 1
-        kinds = {}  # legend: one entry per kind of point drawn
+        kinds, labelled = {}, set()  # legend: one entry per kind of point drawn
         for r in group:
             seed = r["variant"] in ("final recipe", HELD_OUT)
             kind = (("held-out fit's seeds" if r["variant"] == HELD_OUT else "final recipe's seeds") if seed
-                    else "variants (labelled)")
-            style = dict(marker="o" if seed else "s",
+                    else "variants (+ with, - without)")
+            style = dict(marker="o" if seed else "s", zorder=3 if seed else 2,  # seeds drawn on top
                          color="C2" if r["variant"] == HELD_OUT else "C0" if seed else "C1")
             kinds[kind] = ax.scatter(r["train_seconds"], r["test"], **style)
-            if seed:
+            if seed or r["variant"] in labelled:
                 continue  # the seeds are in the legend and the table; labels for them crowd the variants'
+            labelled.add(r["variant"])  # a variant run over several seeds is labelled once
             label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
+            runs = [x for x in group if x["variant"] == r["variant"]]
+            if len(runs) > 1:
+                label += f" ({len(runs)} seeds)"
             if several_runs:
-                label += f" [{_run_of(r, letters)}]"
+                label += f" [{', '.join(dict.fromkeys(_run_of(x, letters) for x in runs))}]"
             labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7,
-                                      textcoords="offset points", xytext=(4, 2)))
+                                      textcoords="offset points", xytext=(4, 2),
+                                      arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5)))
+        if model in GOAL:
+            kinds["goal (test)"] = ax.axhline(GOAL[model], color="0.4", ls="--", lw=1)
         ax.margins(x=0.1)
         ax.set_xlim(right=ax.get_xlim()[1] + 0.25 * (ax.get_xlim()[1] - ax.get_xlim()[0]))  # room for labels
-        _unstack(ax, labels)
-        order = ["final recipe's seeds", "held-out fit's seeds", "variants (labelled)"]
+        all_labels.append((ax, labels))
+        order = ["final recipe's seeds", "held-out fit's seeds", "variants (+ with, - without)", "goal (test)"]
         ax.legend([kinds[k] for k in order if k in kinds], [k for k in order if k in kinds], fontsize=8,
                   loc="lower right")
         ax.set_xlabel("training seconds")
@@ -397,6 +430,8 @@ def recipes_plot(root: Path | None = None) -> Path | None:
                 "not comparable)" if len(letters) > 1 else ""))
     fig.suptitle(textwrap.fill(title, 95 * len(models) // 2))  # no wider than the figure
     fig.tight_layout()
+    for ax, labels in all_labels:
+        _unstack(ax, labels)
     path = (root or HERE) / "recipes.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
@@ -404,11 +439,30 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     return path
 
 
+def step_cost_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/step_cost.json`` (``benchmarks/step_cost.py``): the
+    strong CNN's variants, time and arithmetic per step against the notebook's model."""
+    res = _bench_json(root, "step_cost.json")
+    if not res or res.get("tiny"):
+        return "_No step timings yet: run `python benchmarks/step_cost.py`._"
+    lines = [f"Measured by `python benchmarks/step_cost.py` on {res['device_name']} ({res['threads']} threads, "
+             f"{res['precision']}), torch {res['torch']}: training steps of batch {res['batch_size']}, "
+             f"{res['rounds']} rounds of {res['steps']} steps taken in turns; median, and the ratio's range over "
+             "the rounds.", "",
+             "| strong CNN variant | image size | ms per step | time vs the notebook's | work vs the notebook's |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for r in res["rows"]:
+        low, high = r["time_ratio_range"]
+        lines.append(f"| {r['variant']} | {r['image_size']}x{r['image_size']} | {r['ms_per_step']:.0f} | "
+                     f"{r['time_ratio']:.2f}x ({low:.2f} to {high:.2f}) | {r['work_ratio']:.2f}x |")
+    return "\n".join(lines)
+
+
 def blocks(root: Path | None = None):
     return ((BENCH_START, BENCH_END, benchmark_table(root)), (PROFILE_START, PROFILE_END, profile_table(root)),
             (PRECISION_START, PRECISION_END, precision_table(root)), (OPS_START, OPS_END, ops_table(root)),
             (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)),
-            (RECIPES_START, RECIPES_END, recipes_table(root)))
+            (RECIPES_START, RECIPES_END, recipes_table(root)), (STEP_START, STEP_END, step_cost_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

@@ -120,10 +120,10 @@ class StrongCNN(nn.Module):
     ``convs_per_stage`` conv-BN-ReLU layers at the pooled size (14x14, then 7x7).
     The head takes each channel's maximum over the 7x7 map and one linear layer.
 
-    ``transition="pool-conv"`` is a cheaper variant that the benchmarks price (same
-    parameters): each stage pools *first* and runs all its convolutions at the pooled
-    size, so no convolution but the stem's runs at 28x28 (about 0.62x the
-    multiply-adds).
+    That layout is ``transition="conv-pool"``, the default. ``transition="pool-conv"`` is
+    a cheaper variant that the benchmarks price (same parameters): each stage pools
+    *first* and runs all its convolutions at the pooled size, so no convolution but the
+    stem's runs at 28x28 (0.63x the multiply-adds).
     """
 
     TRANSITIONS = ("conv-pool", "pool-conv")

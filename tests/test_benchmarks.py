@@ -149,6 +149,21 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert "**Incomplete run**" in tables.recipes_table(tmp_path)
     (tmp_path / "recipes.json").write_text(json.dumps(real))
     assert tables.recipes_plot(tmp_path).stat().st_size > 0
+    # every ablation row carries its work against the measured recipe's (counted, not timed)
+    assert re.search(r"\| strong_cnn \| with 80 % of the training images \| .* \| 0\.80x \|", ablations)
+    assert re.search(r"\| unet \| with twice the epochs \| .* \| 2\.00x \|", ablations)
+    # a variant run over more seeds is one row: the mean and range of its seeds, compared with the seeds' mean
+    row = next(r for r in real["rows"] if r["variant"] == "with batch 128 (twice the steps)")
+    more = [dict(row, seed=seed, val=val, val_tta=None, flip_tta=False, test=test)
+            for seed, val, test in ((0, 0.90, 0.91), (1, 0.92, 0.93), (2, 0.94, 0.95))]
+    held = [r for r in real["rows"] if r["variant"] == "held-out fit"]
+    for r in held:
+        r.update(val=0.91, val_tta=None, flip_tta=False)
+    (tmp_path / "recipes.json").write_text(json.dumps(dict(real, rows=[r for r in real["rows"] if r is not row] + more)))
+    table = tables.recipes_table(tmp_path)
+    assert ("| strong_cnn | with batch 128 (twice the steps), seeds 0, 1, 2 | 92.00 % (90.00 % to 94.00 %) | -1.00 pt (seed 0's) | "
+            "+1.00 pt | 93.00 % (91.00 % to 95.00 %) |") in table
+    assert tables.recipes_plot(tmp_path).stat().st_size > 0
     with pytest.raises(SystemExit):
         recipes.main(["--tiny", "--models", "report_cnn"])  # not one of the strong models
     with pytest.raises(SystemExit):
@@ -404,3 +419,22 @@ def test_training_flops_count_images_epochs_and_low_res_epochs():
     # pooling before each stage's convolutions: the same parameters, 0.63x the arithmetic
     pool_conv = dataclasses.replace(recipe, model_options=(("transition", "pool-conv"),))
     assert pool_conv.step_flops() / per_image == pytest.approx(0.626, abs=0.001)
+
+
+def test_step_cost_tiny(tmp_path, capsys):
+    """Every variant timed, the notebook's model the baseline of both ratios, and the
+    arithmetic ratios those of Recipe.step_flops (pooling first 0.63x; at 20x20 about
+    400/784 of the convolutions' work)."""
+    out = tmp_path / "step_cost.json"
+    result = _load("step_cost").main(["--tiny", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    rows = result["rows"]
+    assert [r["image_size"] for r in rows] == [28, 28, 20]
+    assert rows[0]["time_ratio"] == rows[0]["work_ratio"] == 1.0
+    assert rows[1]["work_ratio"] == pytest.approx(0.626, abs=0.001)
+    assert rows[2]["work_ratio"] == pytest.approx(400 / 784, abs=0.002)
+    assert all(r["ms_per_step"] > 0 and len(r["round_ms"]) == 1 for r in rows)
+    assert "pooling before each stage's convolutions" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        _load("step_cost").main(["--rounds", "0", "--out", str(tmp_path / "x.json")])
+    assert not (tmp_path / "x.json").exists()
