@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,17 +189,7 @@ class Recipe:
         two per multiply-add) on images of ``shape`` (default: the training shape),
         counted on a batch of ``n`` in fp32 on the CPU. The count depends on the
         architecture and the image size only, not on the machine or its load."""
-        key = (self.model, self.model_options, self.num_classes, tuple(shape or self.image_shape), n)
-        if key not in _FLOPS:
-            torch.manual_seed(0)  # the count ignores the weights; the seed keeps the global RNG out of it
-            state = torch.random.get_rng_state()
-            kw = dict(self.model_options, num_classes=self.num_classes)
-            model = getattr(models, self.model)(**kw)
-            with FlopCounterMode(display=False) as counter:
-                model(torch.zeros(n, *key[3])).sum().backward()
-            torch.random.set_rng_state(state)
-            _FLOPS[key] = counter.get_total_flops() / n
-        return _FLOPS[key]
+        return _step_flops(self.model, self.model_options, self.num_classes, tuple(shape or self.image_shape), n)
 
     def training_flops(self, train_images: int, val_images: int = 0) -> float:
         """The whole training run's floating-point operations (:meth:`step_flops` per image
@@ -223,7 +214,14 @@ class Recipe:
         return X, y.to(fast.device)
 
 
-_FLOPS: dict = {}  # Recipe.step_flops's counts, by model, options, classes and image shape
+@functools.cache
+def _step_flops(model_name: str, options: tuple, num_classes: int, shape: tuple, n: int) -> float:
+    """:meth:`Recipe.step_flops`, counted once per architecture and image shape."""
+    with torch.random.fork_rng(devices=[]):  # building the model draws its initial weights: not from the caller's RNG
+        model = getattr(models, model_name)(**dict(options), num_classes=num_classes)
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(n, *shape)).sum().backward()
+    return counter.get_total_flops() / n
 
 
 # recipes.py's name for the recipe that validation reads where a notebook trains a final fit
@@ -231,6 +229,8 @@ _FLOPS: dict = {}  # Recipe.step_flops's counts, by model, options, classes and 
 HELD_OUT_VARIANT = "held-out fit"
 
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
+# StrongCNN's cheaper variant (benchmarks/README.md, "Pooling first"), as Recipe.model_options
+POOL_CONV = (("transition", "pool-conv"),)
 FASHION_VAL = 10_000  # the Fashion-MNIST validation split: 10,000 of the 60,000 training images, drawn at random
 # (training, validation) images for Recipe.training_flops; the U-Net's variants all train
 # on the same images, so the ratios between them need no count (1, 0)

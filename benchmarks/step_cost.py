@@ -21,14 +21,14 @@ import time
 import numpy as np
 import torch
 
-from common import RECIPES, add_precision_argument, pick_fast_path, write_json
+from common import POOL_CONV, RECIPES, add_precision_argument, pick_fast_path, write_json
 from helpers import config, training
 
 STRONG = RECIPES["strong_cnn"]
 # (name, the recipe's fields changed, the image size trained on)
 VARIANTS = [
     ("the notebook's strong CNN", {}, 28),
-    ("pooling before each stage's convolutions", dict(model_options=(("transition", "pool-conv"),)), 28),
+    ("pooling before each stage's convolutions", dict(model_options=POOL_CONV), 28),
     ("at 20x20 pixels (progressive resizing's first epochs)", {}, 20),
 ]
 
@@ -73,7 +73,7 @@ def main(argv=None) -> dict:
                          round_ms=[round(1000 * s, 2) for s in seconds],
                          time_ratio=round(float(np.median(seconds) / np.median(times[0])), 3),
                          time_ratio_range=[round(float(ratios.min()), 3), round(float(ratios.max()), 3)],
-                         work_ratio=round(recipe.step_flops((1, size, size)) / base_flops, 3)))
+                         work_ratio=round(recipe.step_flops((recipe.image_shape[0], size, size)) / base_flops, 3)))
     result = dict(device=str(fast.device), device_name=fast.device_name, precision=fast.precision,
                   threads=torch.get_num_threads(), torch=torch.__version__, batch_size=STRONG.batch_size,
                   rounds=rounds, steps=steps, tiny=args.tiny, rows=rows)

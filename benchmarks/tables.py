@@ -237,14 +237,12 @@ def _history_text(result: dict) -> str:
             "sessions.")
 
 
-def _work(model: str, variant: str) -> float | None:
-    """The training run's floating-point operations of ``model``'s row ``variant``
-    (:meth:`common.Recipe.training_flops`), rebuilt from the variant's recipe as
-    ``recipes.py`` plans it; None for a variant it no longer plans."""
-    jobs = {name: changed for _, name, changed, _ in recipes.planned_jobs([RECIPES[model]], [0], True, True)}
-    if variant not in jobs:
-        return None
-    return jobs[variant].training_flops(*WORK_IMAGES.get(model, (1, 0)))
+def _works(model: str) -> dict[str, float]:
+    """The training run's floating-point operations (:meth:`common.Recipe.training_flops`)
+    of each variant ``recipes.py`` plans for ``model``, rebuilt from its recipe; a variant
+    it no longer plans is absent."""
+    jobs = recipes.planned_jobs([RECIPES[model]], [0], True, True)
+    return {name: changed.training_flops(*WORK_IMAGES.get(model, (1, 0))) for _, name, changed, _ in jobs}
 
 
 def _by_variant(group: list[dict]) -> dict[str, list[dict]]:
@@ -302,6 +300,9 @@ def recipes_table(root: Path | None = None) -> str:
                          + ("not used (its held-out fits decide)" if final_fit
                             else f"{sum(r['flip_tta'] for r in seeds)} of {len(seeds)}")
                          + " |" + run_cell(seeds))
+    models_shown = list(dict.fromkeys(r["model"] for r in rows))
+    works = {m: _works(m) for m in models_shown}
+    measured_of = {m: _measured_variant([r for r in rows if r["model"] == m]) for m in models_shown}
     lines += ["", "Ablations: the recipe that validation reads (seed 0: the final recipe, or its held-out fit "
                   "where the notebook trains a final fit) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down or a lever for time (\"with ...\"), in the order they were "
@@ -310,28 +311,30 @@ def recipes_table(root: Path | None = None) -> str:
                   "curve (what more images are worth), and \"with training + validation images\" a final fit, "
                   "which has no validation score because it trained on those images. Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
-                  "three seeds, as seed 0 need not sit in the middle of their range (a row that rescores the seed-0 model has no second comparison: it is the same model). A variant run over several seeds shows their mean and range, its change against seed 0 that of its own seed 0. \"Mirror kept\": validation chose flip TTA for that run, so its validation and test scores are the mirror-averaged ones. \"Work\" is the run's "
+                  "three seeds, as seed 0 need not sit in the middle of their range (a row that rescores the "
+                  "seed-0 model has no second comparison: it is the same model). A variant run over several "
+                  "seeds shows their mean and range, its change against seed 0 that of its own seed 0. "
+                  "\"Mirror kept\": validation chose flip TTA for that run, so its validation and test scores "
+                  "are the mirror-averaged ones. \"Work\" is the run's "
                   "training arithmetic (floating-point operations of the forward and backward passes, counted by "
                   "`torch.utils.flop_counter` from the architecture, the image size and the number of images seen) "
                   "against the seed-0 run's: unlike seconds, it does not drift with the machine."
-                  + "".join(f" The {m} {_measured_variant([r for r in rows if r['model'] == m])} trains with "
-                            f"{_work(m, _measured_variant([r for r in rows if r['model'] == m])) / 1e12:,.0f} TFLOP."
-                            for m in dict.fromkeys(r["model"] for r in rows) if m in WORK_IMAGES), "",
+                  + "".join(f" The {m} {variant} trains with {works[m][variant] / 1e12:,.0f} TFLOP."
+                            for m, variant in measured_of.items() if m in WORK_IMAGES), "",
               "| model | recipe | validation | validation change vs seed 0 | vs the seeds' mean | test | training s | work |"
               + run_head,
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
     for model in dict.fromkeys(r["model"] for r in rows):
         _, fmt, change_fmt = METRIC[model]
         group = [r for r in rows if r["model"] == model]
-        measured = _measured_variant(group)
+        measured = measured_of[model]
         base = next((r for r in group if r["variant"] == measured and r["seed"] == 0), None)
         seed_vals = [_chosen_val(r) for r in group if r["variant"] == measured]
         seeds_mean = np.mean(seed_vals) if seed_vals else None
         final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
-        base_work = _work(model, measured)
-        works = {r["variant"]: _work(model, r["variant"]) for r in group}
-        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured,
-                                               works[r["variant"]] / base_work if works[r["variant"]] and base_work else None))
+        base_work = works[model].get(measured)
+        ratio = {v: works[model][v] / base_work for v in works[model] if base_work}
+        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured, ratio.get(r["variant"])))
         for variant, runs in _by_variant(group).items():
             if variant in (measured, "final recipe"):
                 runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
@@ -357,7 +360,7 @@ def recipes_table(root: Path | None = None) -> str:
                 shown = "none (trained on it)" if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
                 test, seconds = fmt(r["test"]), f"{r['train_seconds']:.0f}"
             lines.append(f"| {model} | {name} | {shown} | {change} | {vs_mean} | {test} | {seconds} | "
-                         f"{_ratio(works[variant], base_work)} |" + run_cell(runs))
+                         f"{_ratio(works[model].get(variant), base_work)} |" + run_cell(runs))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
 

@@ -401,7 +401,10 @@ def test_step_flops_match_a_hand_count_of_the_report_cnn():
     macs = [28 * 28 * 32 * 9, 14 * 14 * 64 * 32 * 9, 64 * 7 * 7 * 128, 128 * 10]  # conv1, conv2, fc1, fc2
     forward = 2 * sum(macs)
     expected = forward + forward + (forward - 2 * macs[0])
-    assert common.RECIPES["report_cnn"].step_flops() == expected == 24_995_328
+    torch.manual_seed(5)
+    state = torch.random.get_rng_state()
+    assert common.RECIPES["report_cnn"].step_flops((1, 28, 28), n=3) == expected == 24_995_328
+    assert torch.equal(torch.random.get_rng_state(), state)  # building the model drew nothing from the caller's RNG
 
 
 def test_training_flops_count_images_epochs_and_low_res_epochs():
