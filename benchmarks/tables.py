@@ -365,20 +365,27 @@ def recipes_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def _unstack(ax, labels, step: float = 7.0, tries: int = 12) -> None:
+def _unstack(ax, labels, step: float = 4.0, tries: int = 40) -> None:
     """Move point labels that print over one another: from the top down, each label that
-    overlaps one already placed goes down ``step`` points at a time (it stays beside its
-    point's x; the offset is in points; a leader line joins it to its point)."""
+    overlaps one already placed is tried ``step`` points lower, then higher, then two
+    steps lower, and so on (it stays beside its point's x; a leader line joins it to its
+    point). Only the texts' own boxes count: an annotation's extent also spans its leader
+    line, which would push the labels apart for nothing."""
+    from matplotlib.text import Text
     renderer = ax.figure.canvas.get_renderer()
+
+    def box(label):
+        return Text.get_window_extent(label, renderer).padded(1)
+
     placed = []
-    for label in sorted(labels, key=lambda t: -t.get_window_extent(renderer).y0):
-        for _ in range(tries):
-            box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in placed):
+    for label in sorted(labels, key=lambda t: -box(t).y0):
+        dx, dy = label.xyann
+        for i in range(tries):
+            shift = step * ((i + 1) // 2) * (-1 if i % 2 else 1)  # 0, -1, +1, -2, +2 ... steps
+            label.xyann = (dx, dy + shift)
+            if not any(box(label).overlaps(other) for other in placed):
                 break
-            dx, dy = label.xyann
-            label.xyann = (dx, dy - step)
-        placed.append(label.get_window_extent(renderer))
+        placed.append(box(label))
 
 
 def recipes_plot(root: Path | None = None) -> Path | None:
