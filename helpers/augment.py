@@ -10,18 +10,27 @@ import torch
 import torch.nn.functional as F
 
 
+FILLS = ("zero", "min")
+
+
 def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = None, pad: int = 0,
-              y: torch.Tensor | None = None, flip: bool = True):
+              y: torch.Tensor | None = None, flip: bool = True, fill: str = "zero"):
     """Randomly flip (left-right) and crop each image of a batch.
 
     Args:
         X: images ``(N, C, H, W)``.
         size: side of the square crop (default: the input size after padding is removed).
-        pad: zero padding added on every side before cropping (shift augmentation).
+        pad: padding added on every side before cropping (shift augmentation).
         y: optional label maps ``(N, H, W)``, flipped and cropped like ``X`` (padding
            uses class 0).
+        fill: what the padding of ``X`` holds: ``"zero"``, or ``"min"``, each image's
+           smallest value. After standardisation a Fashion-MNIST image's black
+           background is its smallest value and zero is mid-grey, so a zero border
+           would give shifted images a grey edge that no test image has.
     Returns the augmented ``X`` (and ``y`` when given).
     """
+    if fill not in FILLS:
+        raise ValueError(f"fill={fill!r}: choose one of {', '.join(FILLS)}")
     N, C, H, W = X.shape
     size_h, size_w = (size, size) if size is not None else (H, W)
     if size_h > H + 2 * pad or size_w > W + 2 * pad:
@@ -39,7 +48,11 @@ def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = No
     n = torch.arange(N, device=device)
 
     def take(T: torch.Tensor) -> torch.Tensor:
-        if pad:
+        if pad and fill == "min" and T.dim() == 4:
+            padded = T.amin(dim=(1, 2, 3), keepdim=True).expand(N, C, H + 2 * pad, W + 2 * pad).clone()
+            padded[..., pad:pad + H, pad:pad + W] = T
+            T = padded
+        elif pad:
             T = F.pad(T, (pad, pad, pad, pad))
         if T.dim() == 4:   # (N, C, H, W) -> gather (N, C, h, w)
             return T[n[:, None, None, None], torch.arange(T.shape[1], device=device)[None, :, None, None],
@@ -54,9 +67,10 @@ def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = No
 
 def classification_augment(pad: int = 2, flip: bool = True):
     """``augment(X, y, generator)`` for :class:`helpers.data.TensorBatches`: flip (unless
-    ``flip`` is False) and shift images by up to ``pad`` pixels; labels unchanged."""
+    ``flip`` is False) and shift images by up to ``pad`` pixels, filling the uncovered
+    edge with each image's smallest value (its background); labels unchanged."""
     def augment(X, y, generator):
-        return flip_crop(X, generator, pad=pad, flip=flip), y
+        return flip_crop(X, generator, pad=pad, flip=flip, fill="min"), y
     return augment
 
 

@@ -40,9 +40,26 @@ def test_classification_augment_changes_images_not_labels():
     assert Xa.shape == X.shape and torch.equal(ya, y)
     changed = (Xa != X).flatten(1).any(1)
     assert changed.float().mean() > 0.5
-    # each augmented image is a shifted (and maybe flipped) copy: same pixel values inside
-    i = int(changed.nonzero()[0])
-    assert Xa[i].sum() <= X[i].sum() + 1e-4
+    # each augmented image holds only its own pixel values (shifted, maybe flipped, and
+    # its smallest value in the uncovered edge)
+    for a, x in zip(Xa, X):
+        assert torch.isin(a, x).all()
+
+
+def test_shifted_edge_holds_the_background_not_zero():
+    """Standardised images have a negative background; a shift must not add a zero (grey) edge."""
+    X = torch.full((8, 1, 6, 6), -0.8)
+    X[:, :, 2:4, 2:4] = 2.0  # a bright square on a dark background
+    Xa, _ = classification_augment(pad=2, flip=False)(X, torch.zeros(8), torch.Generator().manual_seed(1))
+    assert torch.equal(Xa.unique(), torch.tensor([-0.8, 2.0]))
+    assert not torch.equal(Xa, X)  # something moved
+    # the zero padding that segmentation keeps for photos would have made a grey edge
+    assert (flip_crop(X, torch.Generator().manual_seed(1), pad=2, flip=False) == 0).any()
+
+
+def test_unknown_fill_is_rejected():
+    with pytest.raises(ValueError, match="fill='edge': choose one of zero, min"):
+        flip_crop(torch.zeros(1, 1, 8, 8), torch.Generator(), pad=1, fill="edge")
 
 
 def test_classification_augment_without_flips_only_shifts():
