@@ -259,7 +259,8 @@ def main(argv=None):
     parser.add_argument("--no-ablations", action="store_true", help="only the final recipe's seeds")
     parser.add_argument("--tradeoffs", action="store_true",
                         help="then the points beyond the time budget (twice the epochs; for the strong CNN also "
-                             "with flip + shift augmentation, and so on the cheaper architecture), for the plot")
+                             "flip + shift augmentation for 16 epochs, on its architecture and with pooling "
+                             "first), for the plot")
     parser.add_argument("--fashion-root", default=str(config.DATA_DIR))
     parser.add_argument("--debian-dir", default=str(data.DEBIAN_DIR))
     parser.add_argument("--facades-dir", default=None, help="facade data (default: FACADES_DIR, then data/facades)")

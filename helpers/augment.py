@@ -25,7 +25,7 @@ def flip_crop(X: torch.Tensor, generator: torch.Generator, size: int | None = No
            uses class 0).
         fill: what the padding of ``X`` holds: ``"zero"``, or ``"min"``, each image's
            smallest value. After standardisation a Fashion-MNIST image's black
-           background is its smallest value and zero is mid-grey, so a zero border
+           background is its smallest value and zero is the data set's mean grey, so a zero border
            would give shifted images a grey edge that no test image has.
     Returns the augmented ``X`` (and ``y`` when given).
     """
