@@ -30,6 +30,7 @@ METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{
           "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: f"{d:+.3f}")}
 # the test score each stronger model aims at (benchmarks/README.md, "The stronger models' recipes")
 GOAL = {"strong_cnn": 0.945, "unet": 0.78}
+GOAL_MEAN = {"strong_cnn": 0.943}  # the three-seed mean the issue asks for, where it differs
 
 
 def _bench_json(root: Path | None, name: str) -> dict | None:
@@ -418,19 +419,27 @@ def recipes_plot(root: Path | None = None) -> Path | None:
             labelled.add(r["variant"])  # a variant run over several seeds is labelled once
             label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
             runs = [x for x in group if x["variant"] == r["variant"]]
-            if len(runs) > 1:
+            at = (r["train_seconds"], r["test"])
+            if len(runs) > 1:  # labelled at the seeds' mean, with bars over their range
                 label += f" ({len(runs)} seeds)"
+                xs, ys = [x["train_seconds"] for x in runs], [x["test"] for x in runs]
+                at = (float(np.mean(xs)), float(np.mean(ys)))
+                ax.errorbar(*at, xerr=[[at[0] - min(xs)], [max(xs) - at[0]]], yerr=[[at[1] - min(ys)], [max(ys) - at[1]]],
+                            fmt="+", color="C1", lw=0.8, alpha=0.7, zorder=1)
             if several_runs:
                 label += f" [{', '.join(dict.fromkeys(_run_of(x, letters) for x in runs))}]"
-            labels.append(ax.annotate(label, (r["train_seconds"], r["test"]), fontsize=7,
+            labels.append(ax.annotate(label, at, fontsize=7,
                                       textcoords="offset points", xytext=(4, 2),
                                       arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5)))
         if model in GOAL:
             kinds["goal (test)"] = ax.axhline(GOAL[model], color="0.4", ls="--", lw=1)
+        if model in GOAL_MEAN:
+            kinds["goal, three-seed mean (test)"] = ax.axhline(GOAL_MEAN[model], color="0.4", ls=":", lw=1)
         ax.margins(x=0.1)
         ax.set_xlim(right=ax.get_xlim()[1] + 0.25 * (ax.get_xlim()[1] - ax.get_xlim()[0]))  # room for labels
         all_labels.append((ax, labels))
-        order = ["final recipe's seeds", "held-out fit's seeds", "variants (+ with, - without)", "goal (test)"]
+        order = ["final recipe's seeds", "held-out fit's seeds", "variants (+ with, - without)", "goal (test)",
+                 "goal, three-seed mean (test)"]
         ax.legend([kinds[k] for k in order if k in kinds], [k for k in order if k in kinds], fontsize=8,
                   loc="lower right")
         ax.set_xlabel("training seconds")
