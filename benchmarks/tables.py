@@ -308,9 +308,9 @@ def recipes_table(root: Path | None = None) -> str:
                   "where the notebook trains a final fit) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down or a lever for time (\"with ...\"), in the order they were "
                   "run, and last the points with more work than the recipe, beyond the time budget (priced, not "
-                  "chosen: \"with twice the epochs\" and, for the strong CNN, the augmentation over 16 epochs); \"with 80 % of the training images\" is a point on the "
-                  "learning "
-                  "curve (what more images are worth), and \"with training + validation images\" a final fit, "
+                  "chosen: \"with twice the epochs\" and, for the strong CNN, the augmentation over 16 epochs); "
+                  "\"with 80 % of the training images\" is a point on the learning curve (what more images are "
+                  "worth), and \"with training + validation images\" a final fit, "
                   "which has no validation score because it trained on those images. Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
                   "three seeds, as seed 0 need not sit in the middle of their range (a row that rescores the "
@@ -390,6 +390,12 @@ def _unstack(ax, labels, step: float = 4.0, tries: int = 40) -> None:
         placed.append(box(label))
 
 
+def _range_bar(values, centre):
+    """Error-bar lengths [[below], [above]] from `centre` to the ends of `values`. The mean of equal values can
+    land a rounding error outside them (the mean of three 0.1s is 0.1 + 1e-17), so the lengths are clipped at 0."""
+    return [[max(0.0, centre - min(values))], [max(0.0, max(values) - centre)]]
+
+
 def recipes_plot(root: Path | None = None) -> Path | None:
     """``recipes.png``: each recipe run's test metric against its training seconds."""
     result = _bench_json(root, "recipes.json")
@@ -424,7 +430,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
                 label += f" ({len(runs)} seeds)"
                 xs, ys = [x["train_seconds"] for x in runs], [x["test"] for x in runs]
                 at = (float(np.mean(xs)), float(np.mean(ys)))
-                ax.errorbar(*at, xerr=[[at[0] - min(xs)], [max(xs) - at[0]]], yerr=[[at[1] - min(ys)], [max(ys) - at[1]]],
+                ax.errorbar(*at, xerr=_range_bar(xs, at[0]), yerr=_range_bar(ys, at[1]),
                             fmt="+", color="C1", lw=0.8, alpha=0.7, zorder=1)
             if several_runs:
                 label += f" [{', '.join(dict.fromkeys(_run_of(x, letters) for x in runs))}]"

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,6 +164,12 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     table = tables.recipes_table(tmp_path)
     assert ("| strong_cnn | with batch 128 (twice the steps), seeds 0, 1, 2 | 92.00 % (90.00 % to 94.00 %) | -1.00 pt (seed 0's) | "
             "+1.00 pt | 93.00 % (91.00 % to 95.00 %) |") in table
+    assert tables.recipes_plot(tmp_path).stat().st_size > 0
+    # seeds that agree exactly: their mean can round past their max, and the range bar must still draw
+    same = [dict(r, train_seconds=0.1, test=0.1) for r in more]
+    assert np.mean([0.1] * 3) > 0.1 and tables._range_bar([0.1] * 3, float(np.mean([0.1] * 3)))[1] == [0.0]
+    assert tables._range_bar([1.0, 2.0, 4.0], 2.0) == [[1.0], [2.0]]
+    (tmp_path / "recipes.json").write_text(json.dumps(dict(real, rows=[r for r in real["rows"] if r is not row] + same)))
     assert tables.recipes_plot(tmp_path).stat().st_size > 0
     with pytest.raises(SystemExit):
         recipes.main(["--tiny", "--models", "report_cnn"])  # not one of the strong models
