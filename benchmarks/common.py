@@ -118,7 +118,8 @@ class Recipe:
     flip: bool = False           # classification: random left-right flips of training images
     pad: int = 0                 # classification: random shifts of up to ``pad`` pixels (0: none)
     class_weight_power: float = 0.0  # segmentation: class weights 1 / share ** power (0: unweighted)
-    flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation
+    flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation (a final
+                                 # fit has none to read: there it is applied, as its held-out fits decided)
     evals_per_epoch: int = 1
     eval_every: int = 1          # validate every ``eval_every``-th epoch (and after the last)
     train_fraction: float = 1.0  # train on this fraction of the training images (the first ones: a random subset)

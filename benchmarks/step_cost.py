@@ -1,15 +1,15 @@
-"""What a training step of the strong CNN's variants costs, timed in turns in one process.
+"""What a training step of the stronger models' variants costs, timed in turns in one process.
 
 The recipe runs of ``recipes.py`` come from different runs on a machine whose speed
 drifts, so their seconds cannot show what a cheaper variant saves. Here each variant
 trains a few steps on random batches (the cost of a step does not depend on the pixel
 values), round after round in turns, so that drift moves them all alike; the figure is
-the median over the rounds, and the ratio to the notebook's model is given with its range
-over the rounds (round i against round i). Beside it, the arithmetic of a step
-(``Recipe.step_flops``) against the notebook model's: where time follows arithmetic, the
-two ratios agree.
+the median over the rounds, and the ratio to the notebook's model (the strong CNN's or the
+U-Net's) is given with its range over the rounds (round i against round i). Beside it, the
+arithmetic of a step (``Recipe.step_flops``) against the notebook model's: where time
+follows arithmetic, the two ratios agree.
 
-    python benchmarks/step_cost.py           # about two minutes on 2 cores
+    python benchmarks/step_cost.py           # about five minutes on 2 cores
     python benchmarks/step_cost.py --tiny    # a few steps, to check that it runs (tests)
 """
 from __future__ import annotations
@@ -24,12 +24,16 @@ import torch
 from common import POOL_CONV, RECIPES, add_precision_argument, pick_fast_path, write_json
 from helpers import config, training
 
-STRONG = RECIPES["strong_cnn"]
-# (name, the recipe's fields changed, the image size trained on)
+# (model, variant, the recipe's fields changed, the image size trained on); each model's
+# first row is the notebook's model, the baseline of its ratios
 VARIANTS = [
-    ("the notebook's strong CNN", {}, 28),
-    ("pooling before each stage's convolutions", dict(model_options=POOL_CONV), 28),
-    ("at 20x20 pixels (progressive resizing's first epochs)", {}, 20),
+    ("strong_cnn", "the notebook's strong CNN", {}, 28),
+    ("strong_cnn", "pooling before each stage's convolutions", dict(model_options=POOL_CONV), 28),
+    ("strong_cnn", "at 20x20 pixels (progressive resizing's first epochs)", {}, 20),
+    ("unet", "the notebook's U-Net (widths 16 to 128)", {}, 128),
+    ("unet", "a fifth level (widths 16 to 256)", dict(model_options=(("widths", (16, 32, 64, 128, 256)),)), 128),
+    ("unet", "five narrower levels (widths 12 to 192)",
+     dict(model_options=(("widths", (12, 24, 48, 96, 192)),)), 128),
 ]
 
 
@@ -57,31 +61,37 @@ def main(argv=None) -> dict:
     if args.rounds < 1 or args.steps < 1:
         parser.error(f"--rounds ({args.rounds}) and --steps ({args.steps}) must be at least 1")
     rounds, steps = (1, 1) if args.tiny else (args.rounds, args.steps)
-    fast = STRONG.fast_path(pick_fast_path(parser, args.precision))
-    recipes = [(name, dataclasses.replace(STRONG, **changed), size) for name, changed, size in VARIANTS]
-    for _, recipe, size in recipes:  # warm-up: first calls pick their kernels
+    base_fast = pick_fast_path(parser, args.precision)
+    variants = [(model, name, dataclasses.replace(RECIPES[model], **changed), size)
+                for model, name, changed, size in VARIANTS]
+    fasts = [RECIPES[model].fast_path(base_fast) for model, *_ in variants]
+    for (_, _, recipe, size), fast in zip(variants, fasts):  # warm-up: first calls pick their kernels
         step_seconds(recipe, fast, size, 2)
-    times = [[] for _ in recipes]
+    times = [[] for _ in variants]
     for _ in range(rounds):
-        for seconds, (_, recipe, size) in zip(times, recipes):
+        for seconds, (_, _, recipe, size), fast in zip(times, variants, fasts):
             seconds.append(step_seconds(recipe, fast, size, steps))
-    base_flops = STRONG.step_flops()
     rows = []
-    for (name, recipe, size), seconds in zip(recipes, times):
-        ratios = np.array(seconds) / np.array(times[0])
-        rows.append(dict(variant=name, image_size=size, ms_per_step=round(1000 * float(np.median(seconds)), 2),
+    for (model, name, recipe, size), seconds in zip(variants, times):
+        base = next(i for i, v in enumerate(variants) if v[0] == model)  # the model's notebook row
+        base_recipe, base_size = variants[base][2], variants[base][3]
+        ratios = np.array(seconds) / np.array(times[base])
+        work = (recipe.step_flops((recipe.image_shape[0], size, size))
+                / base_recipe.step_flops((base_recipe.image_shape[0], base_size, base_size)))
+        rows.append(dict(model=model, variant=name, batch_size=recipe.batch_size, image_size=size,
+                         ms_per_step=round(1000 * float(np.median(seconds)), 2),
                          round_ms=[round(1000 * s, 2) for s in seconds],
-                         time_ratio=round(float(np.median(seconds) / np.median(times[0])), 3),
+                         time_ratio=round(float(np.median(seconds) / np.median(times[base])), 3),
                          time_ratio_range=[round(float(ratios.min()), 3), round(float(ratios.max()), 3)],
-                         work_ratio=round(recipe.step_flops((recipe.image_shape[0], size, size)) / base_flops, 3)))
-    result = dict(device=str(fast.device), device_name=fast.device_name, precision=fast.precision,
-                  threads=torch.get_num_threads(), torch=torch.__version__, batch_size=STRONG.batch_size,
-                  rounds=rounds, steps=steps, tiny=args.tiny, rows=rows)
-    print(f"strong CNN training step, batch {STRONG.batch_size}, {fast.device_name}, {fast.precision}, "
-          f"{rounds} rounds of {steps} steps")
+                         work_ratio=round(work, 3)))
+    result = dict(device=str(base_fast.device), device_name=base_fast.device_name, precision=base_fast.precision,
+                  threads=torch.get_num_threads(), torch=torch.__version__, rounds=rounds, steps=steps,
+                  tiny=args.tiny, rows=rows)
+    print(f"training steps, {base_fast.device_name}, {base_fast.precision}, {rounds} rounds of {steps} steps")
     for r in rows:
-        print(f"  {r['variant']:<55} {r['ms_per_step']:8.1f} ms  time {r['time_ratio']:.2f}x "
-              f"({r['time_ratio_range'][0]:.2f} to {r['time_ratio_range'][1]:.2f})  work {r['work_ratio']:.2f}x")
+        print(f"  {r['model']:<10} {r['variant']:<55} batch {r['batch_size']:>3} {r['ms_per_step']:8.1f} ms  "
+              f"time {r['time_ratio']:.2f}x ({r['time_ratio_range'][0]:.2f} to {r['time_ratio_range'][1]:.2f})  "
+              f"work {r['work_ratio']:.2f}x")
     write_json(args.out, result)
     return result
 

@@ -26,8 +26,13 @@ GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
 STEP_START, STEP_END = "<!-- STEPCOST:START -->", "<!-- STEPCOST:END -->"
 # per model: the metric's name, its format, and the format of a change in it
-METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{100 * d:+.2f} pt"),
-          "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: f"{d:+.3f}")}
+def _signed(d: float, digits: int) -> str:
+    """``d`` with its sign, a change that rounds to zero shown as +0 (not -0.000)."""
+    return f"{round(d, digits) + 0.0:+.{digits}f}"
+
+
+METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{_signed(100 * d, 2)} pt"),
+          "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: _signed(d, 3))}
 # the test score each stronger model aims at (benchmarks/README.md, "The stronger models' recipes")
 GOAL = {"strong_cnn": 0.945, "unet": 0.78}
 GOAL_MEAN = {"strong_cnn": 0.943}  # the three-seed mean the issue asks for, where it differs
@@ -215,9 +220,19 @@ def _variant_rank(row: dict, final_epochs: int, measured: str, work: float | Non
     return 0 if variant == measured else 1 if variant.startswith("without ") else 3 if beyond else 2
 
 
+def _run_name(i: int) -> str:
+    """The ``i``-th run's letters, counted as spreadsheet columns are: A to Z, then AA, AB, ..."""
+    name = ""
+    i += 1
+    while i:
+        i, rest = divmod(i - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
 def _run_letters(result: dict) -> dict[int, str]:
-    """A letter for each run in a merged file's history (``recipes.py --merge``): A, B, ..."""
-    return {i: chr(ord("A") + i) for i in range(len(result.get("history", [])))}
+    """Letters for each run in a merged file's history (``recipes.py --merge``): A, B, ..., Z, AA, ..."""
+    return {i: _run_name(i) for i in range(len(result.get("history", [])))}
 
 
 def _run_of(row: dict, letters: dict[int, str]) -> str:
@@ -356,15 +371,21 @@ def recipes_table(root: Path | None = None) -> str:
                 change += " (seed 0's)" if change else ""
                 kept = sum(x["flip_tta"] for x in runs)
                 shown = (_spread(vals, fmt) + (f" (mirror kept {kept} of {len(runs)})" if kept else "")
-                         if val is not None else "none (trained on it)")
+                         if val is not None else _trained_on_it(r))
                 test, seconds = _spread([x["test"] for x in runs], fmt), f"{np.mean([x['train_seconds'] for x in runs]):.0f}"
             else:
-                shown = "none (trained on it)" if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
+                shown = _trained_on_it(r) if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
                 test, seconds = fmt(r["test"]), f"{r['train_seconds']:.0f}"
             lines.append(f"| {model} | {name} | {shown} | {change} | {vs_mean} | {test} | {seconds} | "
                          f"{_ratio(works[model].get(variant), base_work)} |" + run_cell(runs))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
+
+
+def _trained_on_it(row: dict) -> str:
+    """The validation cell of a final fit, which trained on the validation images; its test
+    score is the mirror-averaged one where its held-out fits kept the mirror."""
+    return "none (trained on it; mirror applied)" if row["flip_tta"] else "none (trained on it)"
 
 
 def _unstack(ax, labels, step: float = 4.0, tries: int = 40) -> None:
@@ -467,20 +488,22 @@ def recipes_plot(root: Path | None = None) -> Path | None:
 
 def step_cost_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/step_cost.json`` (``benchmarks/step_cost.py``): the
-    strong CNN's variants, time and arithmetic per step against the notebook's model."""
+    stronger models' variants, time and arithmetic per step against the notebook's model."""
     res = _bench_json(root, "step_cost.json")
     if not res or res.get("tiny"):
         return "_No step timings yet: run `python benchmarks/step_cost.py`._"
     lines = [f"Measured by `python benchmarks/step_cost.py` on {res['device_name']} ({res['threads']} threads, "
-             f"{res['precision']}), torch {res['torch']}: training steps of batch {res['batch_size']}, "
+             f"{res['precision']}), torch {res['torch']}: training steps at each recipe's batch size, "
              f"{res['rounds']} rounds of {res['steps']} steps taken in turns; median, and the ratio's range over "
-             "the rounds.", "",
-             "| strong CNN variant | image size | ms per step | time vs the notebook's | work vs the notebook's |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+             "the rounds. Each model's ratios are against its notebook's model.", "",
+             "| model | variant | batch x image size | ms per step | time vs the notebook's | work vs the notebook's |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in res["rows"]:
         low, high = r["time_ratio_range"]
-        lines.append(f"| {r['variant']} | {r['image_size']}x{r['image_size']} | {r['ms_per_step']:.0f} | "
-                     f"{r['time_ratio']:.2f}x ({low:.2f} to {high:.2f}) | {r['work_ratio']:.2f}x |")
+        model, batch = r.get("model", "strong_cnn"), r.get("batch_size", res.get("batch_size"))
+        lines.append(f"| {model} | {r['variant']} | {batch} x {r['image_size']}x{r['image_size']} | "
+                     f"{r['ms_per_step']:.0f} | {r['time_ratio']:.2f}x ({low:.2f} to {high:.2f}) | "
+                     f"{r['work_ratio']:.2f}x |")
     return "\n".join(lines)
 
 

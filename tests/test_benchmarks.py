@@ -143,6 +143,9 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert "| unet (mean AP) | 0, 1, 2 |" in table and "| unet | without class weights |" in table
     assert ("| strong_cnn | with training + validation images for 8 epochs (the final fit, a seventh more steps) | "
             "none (trained on it) |  |  |") in table
+    # a final fit with the mirror its held-out fits kept says so where validation would be
+    assert ("| strong_cnn | with flip augmentation alone, as the final fit (training + validation images, 7 epochs) | "
+            "none (trained on it; mirror applied) |") in table
     ablations = table[table.index("Ablations"):]
     assert "| strong_cnn | held-out fit |" in ablations and "| strong_cnn | final recipe |" not in ablations
     assert result["complete"] and "Incomplete" not in table
@@ -439,12 +442,21 @@ def test_step_cost_tiny(tmp_path, capsys):
     result = _load("step_cost").main(["--tiny", "--out", str(out)])
     assert json.loads(out.read_text()) == result
     rows = result["rows"]
-    assert [r["image_size"] for r in rows] == [28, 28, 20]
-    assert rows[0]["time_ratio"] == rows[0]["work_ratio"] == 1.0
+    assert [(r["model"], r["image_size"]) for r in rows] == [("strong_cnn", 28)] * 2 + [("strong_cnn", 20)] + [
+        ("unet", 128)] * 3
+    assert [r["batch_size"] for r in rows] == [256] * 3 + [16] * 3
+    # each model's notebook row is the baseline of its own ratios
+    assert rows[0]["time_ratio"] == rows[0]["work_ratio"] == rows[3]["time_ratio"] == rows[3]["work_ratio"] == 1.0
     assert rows[1]["work_ratio"] == pytest.approx(0.626, abs=0.001)
     assert rows[2]["work_ratio"] == pytest.approx(400 / 784, abs=0.002)
+    # a fifth U-Net level adds work at 8x8 and 16x16; three quarters of the widths about 0.56x of it
+    assert rows[4]["work_ratio"] > 1.1 and rows[5]["work_ratio"] < rows[4]["work_ratio"] * 0.6
     assert all(r["ms_per_step"] > 0 and len(r["round_ms"]) == 1 for r in rows)
     assert "pooling before each stage's convolutions" in capsys.readouterr().out
+    (tmp_path / "step_cost.json").write_text(json.dumps(dict(result, tiny=False)))
+    table = _load("tables").step_cost_table(tmp_path)
+    assert "| unet | a fifth level (widths 16 to 256) | 16 x 128x128 |" in table
+    assert "| strong_cnn | the notebook's strong CNN | 256 x 28x28 |" in table
     with pytest.raises(SystemExit):
         _load("step_cost").main(["--rounds", "0", "--out", str(tmp_path / "x.json")])
     assert not (tmp_path / "x.json").exists()
@@ -474,3 +486,18 @@ def test_plot_labels_at_one_point_are_moved_apart():
     # they stay near their points: moved up and down in small steps, not pushed off the axes
     assert all(abs(t.xyann[1] - 2) <= 70 for t in labels), [t.xyann for t in labels]
     plt.close(fig)
+
+
+def test_runs_past_z_are_named_like_spreadsheet_columns():
+    tables = _load("tables")
+    assert [tables._run_name(i) for i in (0, 1, 25, 26, 27, 51, 52, 701, 702)] == [
+        "A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]
+    letters = tables._run_letters({"history": [{}] * 28})
+    assert letters[25] == "Z" and letters[26] == "AA" and letters[27] == "AB"
+
+
+def test_changes_that_round_to_zero_have_no_minus_sign():
+    tables = _load("tables")
+    change = tables.METRIC["unet"][2]
+    assert change(-0.0001) == "+0.000" and change(-0.0006) == "-0.001" and change(0.0123) == "+0.012"
+    assert tables.METRIC["strong_cnn"][2](-0.00001) == "+0.00 pt" and tables.METRIC["strong_cnn"][2](-0.0034) == "-0.34 pt"
