@@ -210,13 +210,17 @@ def _measured_variant(rows: list[dict]) -> str:
     return HELD_OUT if any(r["variant"] == HELD_OUT for r in rows) else "final recipe"
 
 
-def _variant_rank(row: dict, final_epochs: int, measured: str, work: float | None = None) -> int:
+def _variant_rank(row: dict, final_epochs: int, measured: str, work: float | None = None,
+                  final_fit_work: float | None = None) -> int:
     """Table order: the measured recipe, the levers removed, the choices added, then the
     points beyond the budget (more training arithmetic than the measured recipe's, by
-    ``work``, the row's work against it, or else more epochs); a merged file holds its rows
-    in the order they were run."""
+    ``work``, the row's work against it, or else more epochs; a final fit, which trains on
+    the validation images too, against the notebook's final fit, ``final_fit_work``); a
+    merged file holds its rows in the order they were run."""
     variant = row["variant"]
-    beyond = work > 1.0 if work is not None else row["epochs"] > final_epochs
+    final_fit = row.get("val") is None and final_fit_work is not None
+    limit = final_fit_work if final_fit else 1.0
+    beyond = work > limit + 1e-9 if work is not None else row["epochs"] > final_epochs
     return 0 if variant == measured else 1 if variant.startswith("without ") else 3 if beyond else 2
 
 
@@ -323,7 +327,9 @@ def recipes_table(root: Path | None = None) -> str:
                   "where the notebook trains a final fit) minus one lever it kept (\"without ...\"), or plus a "
                   "choice that validation turned down or a lever for time (\"with ...\"), in the order they were "
                   "run, and last the points with more work than the recipe, beyond the time budget (priced, not "
-                  "chosen: \"with twice the epochs\" and, for the strong CNN, the augmentation over 16 epochs); "
+                  "chosen: \"with twice the epochs\"; for the strong CNN the augmentation over 16 epochs and the final "
+                  "fit for 8 epochs, whose work is compared with the notebook's final fit's; for the U-Net the "
+                  "fifth level); "
                   "\"with 80 % of the training images\" is a point on the learning curve (what more images are "
                   "worth), and \"with training + validation images\" a final fit, "
                   "which has no validation score because it trained on those images. Validation is what chose. "
@@ -351,7 +357,8 @@ def recipes_table(root: Path | None = None) -> str:
         final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
         base_work = works[model].get(measured)
         ratio = {v: works[model][v] / base_work for v in works[model] if base_work}
-        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured, ratio.get(r["variant"])))
+        final_fit_work = ratio.get("final recipe") if measured != "final recipe" else None
+        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured, ratio.get(r["variant"]), final_fit_work))
         for variant, runs in _by_variant(group).items():
             if variant in (measured, "final recipe"):
                 runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
@@ -417,6 +424,14 @@ def _range_bar(values, centre):
     return [[max(0.0, centre - min(values))], [max(0.0, max(values) - centre)]]
 
 
+def _plot_floor(values, reach: float = 3.0) -> float:
+    """The lowest value a panel shows: ``reach`` interquartile ranges below the lower
+    quartile, so that one far-off point (a lever removed that costs two points) does not
+    squash the others into a sliver; the minimum itself where nothing lies that far."""
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(max(min(values), q1 - reach * (q3 - q1))) if q3 > q1 else float(min(values))
+
+
 def recipes_plot(root: Path | None = None) -> Path | None:
     """``recipes.png``: each recipe run's test metric against its training seconds."""
     result = _bench_json(root, "recipes.json")
@@ -434,19 +449,25 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         group, labels = [r for r in result["rows"] if r["model"] == model], []
         several_runs = len({r.get("run") for r in group}) > 1
         kinds, labelled = {}, set()  # legend: one entry per kind of point drawn
+        floor = _plot_floor([r["test"] for r in group])
         for r in group:
             seed = r["variant"] in ("final recipe", HELD_OUT)
             kind = (("held-out fit's seeds" if r["variant"] == HELD_OUT else "final recipe's seeds") if seed
                     else "variants (+ with, - without)")
             style = dict(marker="o" if seed else "s", zorder=3 if seed else 2,  # seeds drawn on top
                          color="C2" if r["variant"] == HELD_OUT else "C0" if seed else "C1")
-            kinds[kind] = ax.scatter(r["train_seconds"], r["test"], **style)
+            below = r["test"] < floor  # drawn on the axis's bottom edge, pointing down, its value in its label
+            if below:
+                style["marker"] = "v"
+            kinds[kind] = ax.scatter(r["train_seconds"], max(r["test"], floor), **style)
             if seed or r["variant"] in labelled:
                 continue  # the seeds are in the legend and the table; labels for them crowd the variants'
             labelled.add(r["variant"])  # a variant run over several seeds is labelled once
             label = re.sub(r" \(.*\)", "", r["variant"]).replace("without ", "- ").replace("with ", "+ ")
             runs = [x for x in group if x["variant"] == r["variant"]]
-            at = (r["train_seconds"], r["test"])
+            at = (r["train_seconds"], max(r["test"], floor))
+            if below:
+                label += f" ({METRIC[model][1](r['test'])}, below the axis)"
             if len(runs) > 1:  # labelled at the seeds' mean, with bars over their range
                 label += f" ({len(runs)} seeds)"
                 xs, ys = [x["train_seconds"] for x in runs], [x["test"] for x in runs]
@@ -463,18 +484,21 @@ def recipes_plot(root: Path | None = None) -> Path | None:
         if model in GOAL_MEAN:
             kinds["goal, three-seed mean (test)"] = ax.axhline(GOAL_MEAN[model], color="0.4", ls=":", lw=1)
         ax.margins(x=0.1)
+        low, high = ax.get_ylim()
+        ax.set_ylim(bottom=max(low, floor - 0.03 * (high - floor)))
         ax.set_xlim(right=ax.get_xlim()[1] + 0.25 * (ax.get_xlim()[1] - ax.get_xlim()[0]))  # room for labels
         all_labels.append((ax, labels))
         order = ["final recipe's seeds", "held-out fit's seeds", "variants (+ with, - without)", "goal (test)",
                  "goal, three-seed mean (test)"]
         ax.legend([kinds[k] for k in order if k in kinds], [k for k in order if k in kinds], fontsize=8,
-                  loc="lower right")
+                  loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)  # below: the panel is full of labels
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(model)
     title = ("Recipes tried: test metric against training time"
-             + (f" ([{letters[0]}] to [{letters[len(letters) - 1]}]: the run; times from different runs are "
-                "not comparable)" if len(letters) > 1 else ""))
+             + (f" (letters in brackets name the run, {letters[0]} to {letters[len(letters) - 1]}; the machine's "
+                "speed drifts, so seconds from different runs are not comparable: compare the table's work column)"
+                if len(letters) > 1 else ""))
     fig.suptitle(textwrap.fill(title, 95 * len(models) // 2))  # no wider than the figure
     fig.tight_layout()
     for ax, labels in all_labels:

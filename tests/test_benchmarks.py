@@ -501,3 +501,22 @@ def test_changes_that_round_to_zero_have_no_minus_sign():
     change = tables.METRIC["unet"][2]
     assert change(-0.0001) == "+0.000" and change(-0.0006) == "-0.001" and change(0.0123) == "+0.012"
     assert tables.METRIC["strong_cnn"][2](-0.00001) == "+0.00 pt" and tables.METRIC["strong_cnn"][2](-0.0034) == "-0.34 pt"
+
+
+def test_plot_floor_leaves_a_far_off_point_below_the_axis():
+    tables = _load("tables")
+    close = [0.940, 0.941, 0.942, 0.943, 0.944, 0.945]
+    floor = tables._plot_floor(close + [0.920])
+    assert 0.920 < floor < 0.940  # the outlier is drawn on the edge, the cluster spans the panel
+    assert tables._plot_floor(close) == 0.940  # nothing far off: the minimum
+    assert tables._plot_floor([0.5, 0.5, 0.5]) == 0.5  # no spread at all
+
+
+def test_final_fits_are_ranked_against_the_notebooks_final_fit():
+    tables = _load("tables")
+    fit = dict(variant="with x, as the final fit", val=None, epochs=7)
+    held = dict(variant="with y", val=0.94, epochs=8)
+    assert tables._variant_rank(fit, 8, "held-out fit", 1.05, 1.05) == 2  # the notebook's final fit's work
+    assert tables._variant_rank(fit, 8, "held-out fit", 1.20, 1.05) == 3  # more: beyond the budget
+    assert tables._variant_rank(held, 8, "held-out fit", 1.05, 1.05) == 3  # a held-out variant: against 1.00x
+    assert tables._variant_rank(dict(held, variant="without z"), 8, "held-out fit", 1.0, 1.05) == 1
