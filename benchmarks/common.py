@@ -232,6 +232,10 @@ HELD_OUT_VARIANT = "held-out fit"
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
 # StrongCNN's cheaper variant (benchmarks/README.md, "Pooling first"), as Recipe.model_options
 POOL_CONV = (("transition", "pool-conv"),)
+# the U-Net with five levels (benchmarks/README.md, "Five levels for the U-Net"), as Recipe.model_options:
+# a fifth level of 256 channels, and the same depth three quarters as wide
+UNET_FIVE_LEVELS = (("widths", (16, 32, 64, 128, 256)),)
+UNET_FIVE_NARROW = (("widths", (12, 24, 48, 96, 192)),)
 FASHION_VAL = 10_000  # the Fashion-MNIST validation split: 10,000 of the 60,000 training images, drawn at random
 # (training, validation) images for Recipe.training_flops; the U-Net's variants all train
 # on the same images, so the ratios between them need no count (1, 0)

@@ -48,7 +48,8 @@ from pathlib import Path
 
 import torch
 
-from common import FASHION_VAL, HELD_OUT_VARIANT, POOL_CONV, RECIPES, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json
+from common import (FASHION_VAL, HELD_OUT_VARIANT, POOL_CONV, RECIPES, UNET_FIVE_LEVELS, UNET_FIVE_NARROW, Recipe,
+                    add_precision_argument, parse_models, pick_fast_path, write_json)
 from helpers import augment, config, data, facades, metrics, training
 
 HERE = Path(__file__).resolve().parent
@@ -106,9 +107,8 @@ ALTERNATIVES = {
              # a model change: a fifth level, whose 8x8 (crops) or 16x16 (photos) bottleneck sees a
              # wider context (a facade's rows and columns of windows) for 1.3x the arithmetic; and the
              # same depth with every level three quarters as wide, cheaper than the recipe's four
-             ("a fifth level (widths 16 to 256)", dict(model_options=(("widths", (16, 32, 64, 128, 256)),))),
-             ("five narrower levels (widths 12 to 192)",
-              dict(model_options=(("widths", (12, 24, 48, 96, 192)),)))],
+             ("a fifth level (widths 16 to 256)", dict(model_options=UNET_FIVE_LEVELS)),
+             ("five narrower levels (widths 12 to 192)", dict(model_options=UNET_FIVE_NARROW))],
 }
 
 # models whose notebook trains a final fit (on training + validation images, so it has no

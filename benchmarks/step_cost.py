@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 
-from common import POOL_CONV, RECIPES, add_precision_argument, pick_fast_path, write_json
+from common import (POOL_CONV, RECIPES, UNET_FIVE_LEVELS, UNET_FIVE_NARROW, add_precision_argument, pick_fast_path,
+                    write_json)
 from helpers import config, training
 
 # (model, variant, the recipe's fields changed, the image size trained on); each model's
@@ -31,9 +32,8 @@ VARIANTS = [
     ("strong_cnn", "pooling before each stage's convolutions", dict(model_options=POOL_CONV), 28),
     ("strong_cnn", "at 20x20 pixels (progressive resizing's first epochs)", {}, 20),
     ("unet", "the notebook's U-Net (widths 16 to 128)", {}, 128),
-    ("unet", "a fifth level (widths 16 to 256)", dict(model_options=(("widths", (16, 32, 64, 128, 256)),)), 128),
-    ("unet", "five narrower levels (widths 12 to 192)",
-     dict(model_options=(("widths", (12, 24, 48, 96, 192)),)), 128),
+    ("unet", "a fifth level (widths 16 to 256)", dict(model_options=UNET_FIVE_LEVELS), 128),
+    ("unet", "five narrower levels (widths 12 to 192)", dict(model_options=UNET_FIVE_NARROW), 128),
 ]
 
 

@@ -25,12 +25,12 @@ EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
 STEP_START, STEP_END = "<!-- STEPCOST:START -->", "<!-- STEPCOST:END -->"
-# per model: the metric's name, its format, and the format of a change in it
 def _signed(d: float, digits: int) -> str:
     """``d`` with its sign, a change that rounds to zero shown as +0 (not -0.000)."""
     return f"{round(d, digits) + 0.0:+.{digits}f}"
 
 
+# per model: the metric's name, its format, and the format of a change in it
 METRIC = {"strong_cnn": ("accuracy", lambda v: f"{100 * v:.2f} %", lambda d: f"{_signed(100 * d, 2)} pt"),
           "unet": ("mean AP", lambda v: f"{v:.3f}", lambda d: _signed(d, 3))}
 # the test score each stronger model aims at (benchmarks/README.md, "The stronger models' recipes")
