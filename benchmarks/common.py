@@ -248,7 +248,7 @@ RECIPES = {
     # 8 epochs, about as many steps), then it trains on training + validation images
     "strong_cnn": Recipe("strong_cnn", "StrongCNN", 256, FASHION, FASHION, 10, epochs=7, optimizer="AdamW",
                          lr=3e-3, weight_decay=5e-4, fused=True, label_smoothing=0.1, schedule="one-cycle",
-                         evals_per_epoch=4, fit_on_validation=True),
+                         evals_per_epoch=4, fit_on_validation=True, flip=True, flip_tta=True),
     "report_segnet": Recipe("report_segnet", "ReportSegNet", 8, PHOTO, PHOTO, 5, epochs=20, optimizer="Adam",
                             lr=1e-3, weight_decay=1e-5, eval_batch=facades.EVAL_BATCH),
     "unet": Recipe("unet", "UNet", 16, CROP, PHOTO, 5, epochs=30, optimizer="AdamW", lr=3e-3,

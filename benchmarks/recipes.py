@@ -4,6 +4,7 @@
     python benchmarks/recipes.py --models strong_cnn    # one model
     python benchmarks/recipes.py --no-ablations --seeds 0,1,2
     python benchmarks/recipes.py --tradeoffs            # then the points beyond the budget (TRADEOFFS)
+    python benchmarks/recipes.py --before-flip          # then the record of the strong CNN's recipe before the flip
     python benchmarks/recipes.py --models unet --merge  # redo one model, keep the other's rows
     python benchmarks/recipes.py --models strong_cnn --only "final recipe" --merge  # the final fit's 3 seeds
     python benchmarks/recipes.py --tiny                 # seconds: checks that the script runs (tests)
@@ -27,7 +28,10 @@ stays unless removing it gains more than that, and a choice turned down stays ou
 adding it gains more. Choices are read from the validation columns; the test columns are
 reported, never used to choose. Flip averaging at test time (TTA) is kept only where it
 helps on validation, as the segmentation notebook decides it (a final fit cannot decide
-it: the CNN's goes without, as its held-out fits turned it down). Mind the names with
+it: the CNN's applies it, as its held-out fits kept it). The strong CNN's recipe took up
+flip augmentation after runs A to AB; the rows measured before that are a record of the
+recipe before the flip (``BEFORE_FLIP_VARIANTS``, ``--before-flip``), compared with its
+held-out fits, the ablation "without flip augmentation". Mind the names with
 ``--only``: the final fit's seeds are the variant "final recipe" (``--only "final
 recipe"``); ``--only "final fit"`` matches the 8-epoch alternative and pooling first as
 the final fit. A variant runs with the first of ``--seeds``.
@@ -61,6 +65,8 @@ LEVERS = {
     "strong_cnn": [
         ("label smoothing", dict(label_smoothing=0.0)),
         ("one-cycle schedule (constant rate)", dict(schedule="constant")),
+        # the recipe before the flip was adopted (its held-out fits, runs B and A)
+        ("flip augmentation", dict(flip=False)),
         ("flip TTA", dict(flip_tta=False)),
     ],
     "unet": [
@@ -74,9 +80,6 @@ LEVERS = {
 # or left open, a time lever, and rows that price data: (name, the recipe's fields with it added)
 ALTERNATIVES = {
     "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2)),
-                   # the mirror alone: the gentlest augmentation, whose images need no extra epochs to
-                   # learn from, and which teaches the network what the flip TTA asks of it
-                   ("flip augmentation alone (no shift)", dict(flip=True, pad=0)),
                    ("batch 128 (twice the steps)", dict(batch_size=128)),
                    ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9)),
                    # not a choice but a point on the learning curve: what the last 20 % of the images
@@ -89,20 +92,14 @@ ALTERNATIVES = {
                    # parameters); and the same for 10 epochs, spending part of the saving on steps
                    ("pooling before each stage's convolutions", dict(model_options=POOL_CONV)),
                    ("pooling first, for 10 epochs", dict(model_options=POOL_CONV, epochs=10)),
-                   # what the cheaper architecture would give as the notebook's model (test only)
+                   # what the cheaper architecture would give as the notebook's model (test only; the
+                   # mirror applied, as its held-out fit kept it)
                    ("pooling first, as the final fit (training + validation images, 7 epochs)",
-                    dict(model_options=POOL_CONV, fit_on_validation=True, epochs=7, flip_tta=False)),
-                   # the time lever and the accuracy lever together: does the mirror buy back what
-                   # pooling first costs?
-                   ("pooling first with flip augmentation alone", dict(model_options=POOL_CONV, flip=True, pad=0)),
-                   # what the mirror augmentation would give as the notebook's model (test only; with
-                   # the flip TTA, which its held-out fits, the row "with flip augmentation alone", kept)
-                   ("flip augmentation alone, as the final fit (training + validation images, 7 epochs)",
-                    dict(flip=True, pad=0, fit_on_validation=True, epochs=7, flip_tta=True)),
+                    dict(model_options=POOL_CONV, fit_on_validation=True, epochs=7)),
                    # the final recipe trains 7 epochs on training + validation images; the same with 8
                    # (test only: it trained on the validation images)
                    ("training + validation images for 8 epochs (the final fit, a seventh more steps)",
-                    dict(fit_on_validation=True, flip_tta=False))],
+                    dict(fit_on_validation=True))],
     "unet": [("batch 8 (twice the steps)", dict(batch_size=8)),
              # a model change: a fifth level, whose 8x8 (crops) or 16x16 (photos) bottleneck sees a
              # wider context (a facade's rows and columns of windows) for 1.3x the arithmetic; and the
@@ -110,6 +107,31 @@ ALTERNATIVES = {
              ("a fifth level (widths 16 to 256)", dict(model_options=UNET_FIVE_LEVELS)),
              ("five narrower levels (widths 12 to 192)", dict(model_options=UNET_FIVE_NARROW))],
 }
+
+# The recipe before the flip was adopted (runs A to T): the same without flip augmentation. Its
+# held-out fits are the ablation "without flip augmentation" (three seeds); validation turned the
+# mirror down for all three, so its final fits went without it. The rows below were measured on
+# it: they are kept as a record, each compared with those fits, until it is measured again on
+# the recipe (``--before-flip`` plans them). Each names a variant planned for the recipe (or
+# "final fit", the final recipe), trained without the flip.
+BEFORE_FLIP = "before the flip: "
+BEFORE_FLIP_BASE = "without flip augmentation"
+BEFORE_FLIP_VARIANTS = {
+    "strong_cnn": ["final fit", "without label smoothing", "without one-cycle schedule (constant rate)",
+                   "with batch 128 (twice the steps)", "with SGD (Nesterov momentum 0.9, peak rate 0.1)",
+                   "with 80 % of the training images", "with the first 4 epochs at 20x20 pixels (progressive resizing)",
+                   "with pooling before each stage's convolutions", "with pooling first, for 10 epochs",
+                   "with pooling first, as the final fit (training + validation images, 7 epochs)",
+                   "with training + validation images for 8 epochs (the final fit, a seventh more steps)",
+                   "with twice the epochs"],
+}
+
+
+def before_flip(recipe: Recipe) -> Recipe:
+    """``recipe`` as the recipe before the flip trained it: no flip augmentation, and a final
+    fit without the mirror (the held-out fits of that recipe turned it down)."""
+    return dataclasses.replace(recipe, flip=False, flip_tta=recipe.flip_tta and not recipe.fit_on_validation)
+
 
 # models whose notebook trains a final fit (on training + validation images, so it has no
 # validation score): the recipe that validation measures instead, its "held-out fit": the
@@ -206,12 +228,13 @@ def job_label(model: str, variant: str, seed: int) -> str:
     return f"{model} {variant} seed {seed}"
 
 
-def planned_jobs(recipes, seeds, ablations: bool, tradeoffs: bool) -> list[tuple]:
+def planned_jobs(recipes, seeds, ablations: bool, tradeoffs: bool, former: bool = False) -> list[tuple]:
     """``(recipe, variant, changed recipe, seed)`` for every run asked for, in order:
     every model's seeds first (the held-out fit, where there is one, then the final
     recipe), then the ablations, then the trade-off points (an interrupted run keeps the
-    yardstick). Ablations and trade-off points vary the recipe that validation reads
-    (:func:`yardstick`)."""
+    yardstick), then, with ``former``, the rows of the recipe before the flip
+    (``BEFORE_FLIP_VARIANTS``). Ablations and trade-off points vary the recipe that
+    validation reads (:func:`yardstick`)."""
     jobs = []
     for recipe in recipes:
         variant, measured = yardstick(recipe)
@@ -226,6 +249,14 @@ def planned_jobs(recipes, seeds, ablations: bool, tradeoffs: bool) -> list[tuple
     if tradeoffs:
         jobs += [(recipe, f"with {name}", dataclasses.replace(yardstick(recipe)[1], **changed), seeds[0])
                  for recipe in recipes for name, changed in TRADEOFFS[recipe.name]]
+    if former:
+        for recipe in recipes:
+            names = BEFORE_FLIP_VARIANTS.get(recipe.name, [])
+            if not names:
+                continue
+            current = {variant: changed for _, variant, changed, _ in planned_jobs([recipe], seeds[:1], True, True)}
+            current["final fit"] = recipe
+            jobs += [(recipe, BEFORE_FLIP + name, before_flip(current[name]), seeds[0]) for name in names]
     return jobs
 
 
@@ -240,17 +271,18 @@ def _earlier_missing(old: dict) -> list[str]:
     rows = old["rows"]
     tradeoff_names = {f"with {name}" for table in TRADEOFFS.values() for name, _ in table}
     tradeoffs = any(r["variant"] in tradeoff_names for r in rows)
+    former = any(r["variant"].startswith(BEFORE_FLIP) for r in rows)
     have = {job_label(r["model"], r["variant"], r["seed"]) for r in rows}
     missing = []
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name]
         seeds = [r["seed"] for r in mine if r["variant"] == "final recipe"] or [0]
         ablations = any(r["variant"] not in ("final recipe", YARDSTICK) and r["variant"] not in tradeoff_names
-                        for r in mine)
+                        and not r["variant"].startswith(BEFORE_FLIP) for r in mine)
         recipe = dataclasses.replace(RECIPES[name], **{k: v for k, v in old["recipes"].get(name, {}).items()
                                                       if k in {f.name for f in dataclasses.fields(Recipe)}})
         seed0 = next((r for r in mine if r["variant"] == yardstick(recipe)[0] and r["seed"] == seeds[0]), None)
-        for _, variant, _, seed in planned_jobs([recipe], seeds, ablations, tradeoffs):
+        for _, variant, _, seed in planned_jobs([recipe], seeds, ablations, tradeoffs, former):
             label = job_label(name, variant, seed)
             skipped = variant == "without flip TTA" and seed0 is not None and not seed0["flip_tta"]
             if label not in have and not skipped:
@@ -277,6 +309,9 @@ def main(argv=None):
                         help="then the points beyond the time budget (twice the epochs; for the strong CNN also "
                              "flip + shift augmentation for 16 epochs, on its architecture and with pooling "
                              "first), for the plot")
+    parser.add_argument("--before-flip", action="store_true",
+                        help="then the rows measured on the recipe before the flip was adopted "
+                             "(BEFORE_FLIP_VARIANTS: the same variants without flip augmentation), a record")
     parser.add_argument("--fashion-root", default=str(config.DATA_DIR))
     parser.add_argument("--debian-dir", default=str(data.DEBIAN_DIR))
     parser.add_argument("--facades-dir", default=None, help="facade data (default: FACADES_DIR, then data/facades)")
@@ -298,14 +333,15 @@ def main(argv=None):
     fast = pick_fast_path(parser, args.precision)
     if args.tiny:  # the test photos are 32x32
         recipes = [dataclasses.replace(r, image_shape=(3, 16, 16)) if r.segmentation else r for r in recipes]
-    jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs)
+    jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs, args.before_flip)
     if args.only:
         variants = sorted({variant for _, variant, _, _ in jobs})
         jobs = [job for job in jobs if any(text in job[1] for text in args.only)]
         if not jobs:
             parser.error(f"--only: no planned run's variant contains {' or '.join(map(repr, args.only))}; "
                          "the planned variants are: "
-                         + "; ".join(variants) + " (--tradeoffs adds the trade-off points)")
+                         + "; ".join(variants) + " (--tradeoffs adds the trade-off points, --before-flip the "
+                         "rows of the recipe before the flip)")
     labels = [job_label(recipe.name, variant, seed) for recipe, variant, _, seed in jobs]
     device_name = config.device_name(fast.device)
     this_run = dict(started=time.strftime("%Y-%m-%d %H:%M"), models=[r.name for r in recipes],
@@ -334,7 +370,8 @@ def main(argv=None):
         measured_variant, measured = yardstick(recipe)
         if changed != measured and changed == dataclasses.replace(measured, flip_tta=False):
             # differs only in TTA: it trains the measured recipe's model, so rescore that run
-            base = next((r for r in rows if r["model"] == recipe.name and r["variant"] == measured_variant
+            # (this run's, else a kept row of an earlier run: the same recipe trained the same way)
+            base = next((r for r in rows + kept if r["model"] == recipe.name and r["variant"] == measured_variant
                          and r["seed"] == seed), None)
         if base is not None and not base["flip_tta"]:
             print(f"{recipe.name:<10} {variant:<42} seed {seed}  skipped: validation did not keep flip TTA, "

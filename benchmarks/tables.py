@@ -261,8 +261,15 @@ def _works(model: str) -> dict[str, float]:
     """The training run's floating-point operations (:meth:`common.Recipe.training_flops`)
     of each variant ``recipes.py`` plans for ``model``, rebuilt from its recipe; a variant
     it no longer plans is absent."""
-    jobs = recipes.planned_jobs([RECIPES[model]], [0], True, True)
+    jobs = recipes.planned_jobs([RECIPES[model]], [0], True, True, True)
     return {name: changed.training_flops(*WORK_IMAGES.get(model, (1, 0))) for _, name, changed, _ in jobs}
+
+
+def _former(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """``(rows of the recipe, rows of the recipe before the flip)``: a model's rows split
+    by the variant's prefix ``recipes.BEFORE_FLIP``."""
+    former = [r for r in rows if r["variant"].startswith(recipes.BEFORE_FLIP)]
+    return [r for r in rows if r not in former], former
 
 
 def _by_variant(group: list[dict]) -> dict[str, list[dict]]:
@@ -317,7 +324,8 @@ def recipes_table(root: Path | None = None) -> str:
                          + f" | {_spread([r['test'] for r in seeds], fmt)} | "
                          f"{_spread([r['train_seconds'] for r in seeds], lambda v: f'{v:.0f}')} | "
                          f"{np.mean([r['test_eval_seconds'] for r in seeds]):.1f} | "
-                         + ("not used (its held-out fits decide)" if final_fit
+                         + (("applied (its held-out fits kept it)" if all(r["flip_tta"] for r in seeds)
+                             else "not used (its held-out fits decide)") if final_fit
                             else f"{sum(r['flip_tta'] for r in seeds)} of {len(seeds)}")
                          + " |" + run_cell(seeds))
     models_shown = list(dict.fromkeys(r["model"] for r in rows))
@@ -347,46 +355,80 @@ def recipes_table(root: Path | None = None) -> str:
               "| model | recipe | validation | validation change vs seed 0 | vs the seeds' mean | test | training s | work |"
               + run_head,
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
+    former_rows = {}
     for model in dict.fromkeys(r["model"] for r in rows):
-        _, fmt, change_fmt = METRIC[model]
-        group = [r for r in rows if r["model"] == model]
-        measured = measured_of[model]
-        base = next((r for r in group if r["variant"] == measured and r["seed"] == 0), None)
-        seed_vals = [_chosen_val(r) for r in group if r["variant"] == measured]
-        seeds_mean = np.mean(seed_vals) if seed_vals else None
-        final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
-        base_work = works[model].get(measured)
-        ratio = {v: works[model][v] / base_work for v in works[model] if base_work}
-        final_fit_work = ratio.get("final recipe") if measured != "final recipe" else None
-        group.sort(key=lambda r: _variant_rank(r, final_epochs, measured, ratio.get(r["variant"]), final_fit_work))
-        for variant, runs in _by_variant(group).items():
-            if variant in (measured, "final recipe"):
-                runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
-            if not runs:
-                continue
-            r = runs[0]
-            vals = [_chosen_val(x) for x in runs]
-            val = None if None in vals else float(np.mean(vals))
-            seed0 = next((x for x in runs if x["seed"] == 0), None)
-            change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
-                      else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
-            vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
-                       else change_fmt(val - seeds_mean))
-            name = variant + (" (the seed-0 model, scored without it)" if r.get("derived_from") else "")
-            if len(runs) > 1:  # a variant run over several seeds: mean (range), its seeds named
-                name += f", seeds {', '.join(str(x['seed']) for x in runs)}"
-                change += " (seed 0's)" if change else ""
-                kept = sum(x["flip_tta"] for x in runs)
-                shown = (_spread(vals, fmt) + (f" (mirror kept {kept} of {len(runs)})" if kept else "")
-                         if val is not None else _trained_on_it(r))
-                test, seconds = _spread([x["test"] for x in runs], fmt), f"{np.mean([x['train_seconds'] for x in runs]):.0f}"
-            else:
-                shown = _trained_on_it(r) if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
-                test, seconds = fmt(r["test"]), f"{r['train_seconds']:.0f}"
-            lines.append(f"| {model} | {name} | {shown} | {change} | {vs_mean} | {test} | {seconds} | "
-                         f"{_ratio(works[model].get(variant), base_work)} |" + run_cell(runs))
+        current, former_rows[model] = _former([r for r in rows if r["model"] == model])
+        lines += _ablation_lines(model, current, measured_of[model], works[model], "final recipe", run_cell)
+    for model, former in former_rows.items():
+        if not former:
+            continue
+        base = [r for r in rows if r["model"] == model and r["variant"] == recipes.BEFORE_FLIP_BASE]
+        strip = len(recipes.BEFORE_FLIP)
+        view = base + [dict(r, variant=r["variant"][strip:]) for r in former]
+        former_works = {v[strip:] if v.startswith(recipes.BEFORE_FLIP) else v: w for v, w in works[model].items()}
+        lines += ["", f"The {model}'s recipe before the flip: the rows measured on it (the same recipe without flip "
+                      f"augmentation, whose held-out fits are the ablation \"{recipes.BEFORE_FLIP_BASE}\" above and "
+                      "turned the mirror down, so that its final fits went without it), kept as a record until each is "
+                      f"measured again on the recipe (`recipes.py --before-flip`). Each row's change is given against "
+                      "those held-out fits (seed 0, and the mean of their seeds); work against theirs, the same as "
+                      "the recipe's.", "",
+                  "| model | recipe before the flip | validation | validation change vs seed 0 | vs the seeds' mean "
+                  "| test | training s | work |" + run_head,
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
+        lines += _ablation_lines(model, view, recipes.BEFORE_FLIP_BASE, former_works, "final fit", run_cell,
+                                 base_name="held-out fit")
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
+
+
+def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[str, float], final_fit: str,
+                    run_cell, base_name: str | None = None) -> list[str]:
+    """The ablation table's rows of one model: each variant of ``group`` against the seed-0
+    run and the seeds' mean of ``measured`` (shown first, as ``base_name`` if given), its
+    work against that variant's; ``final_fit`` names the notebook's final fit, whose work
+    a final-fit variant is ranked against."""
+    _, fmt, change_fmt = METRIC[model]
+    lines = []
+    base = next((r for r in group if r["variant"] == measured and r["seed"] == 0), None)
+    seed_vals = [_chosen_val(r) for r in group if r["variant"] == measured]
+    seeds_mean = np.mean(seed_vals) if seed_vals else None
+    final_epochs = max((r["epochs"] for r in group if r["variant"] == measured), default=0)
+    base_work = works.get(measured)
+    ratio = {v: works[v] / base_work for v in works if base_work}
+    final_fit_work = ratio.get(final_fit) if measured != final_fit else None
+    group = sorted(group, key=lambda r: 0.5 if r["variant"] == final_fit else  # the final fit after its yardstick
+                   _variant_rank(r, final_epochs, measured, ratio.get(r["variant"]), final_fit_work))
+    for variant, runs in _by_variant(group).items():
+        if variant == measured and base_name:  # its seeds are in no other table: shown here, base first
+            runs = [base] + [x for x in runs if x is not base] if base is not None else runs
+        elif variant in (measured, "final recipe"):
+            runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
+        if not runs:
+            continue
+        r = runs[0]
+        vals = [_chosen_val(x) for x in runs]
+        val = None if None in vals else float(np.mean(vals))
+        seed0 = next((x for x in runs if x["seed"] == 0), None)
+        change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
+                  else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
+        vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
+                   or (variant == measured and len(runs) > 1)  # the seeds' mean itself
+                   else change_fmt(val - seeds_mean))
+        name = ((base_name if variant == measured and base_name else variant)
+                + (" (the seed-0 model, scored without it)" if r.get("derived_from") else ""))
+        if len(runs) > 1:  # a variant run over several seeds: mean (range), its seeds named
+            name += f", seeds {', '.join(str(x['seed']) for x in runs)}"
+            change += " (seed 0's)" if change else ""
+            kept = sum(x["flip_tta"] for x in runs)
+            shown = (_spread(vals, fmt) + (f" (mirror kept {kept} of {len(runs)})" if kept else "")
+                     if val is not None else _trained_on_it(r))
+            test, seconds = _spread([x["test"] for x in runs], fmt), f"{np.mean([x['train_seconds'] for x in runs]):.0f}"
+        else:
+            shown = _trained_on_it(r) if val is None else fmt(val) + (" (mirror kept)" if r["flip_tta"] else "")
+            test, seconds = fmt(r["test"]), f"{r['train_seconds']:.0f}"
+        lines.append(f"| {model} | {name} | {shown} | {change} | {vs_mean} | {test} | {seconds} | "
+                     f"{_ratio(works.get(variant), base_work)} |" + run_cell(runs))
+    return lines
 
 
 def _trained_on_it(row: dict) -> str:
@@ -446,7 +488,8 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     all_labels = []  # (axes, its point labels): unstacked once the layout is final
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]
-        group, labels = [r for r in result["rows"] if r["model"] == model], []
+        # the recipe's rows (the record of the recipe before the flip is in its table only)
+        group, labels = _former([r for r in result["rows"] if r["model"] == model])[0], []
         several_runs = len({r.get("run") for r in group}) > 1
         kinds, labelled = {}, set()  # legend: one entry per kind of point drawn
         floor = _plot_floor([r["test"] for r in group])

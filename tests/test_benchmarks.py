@@ -58,7 +58,7 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     out = tmp_path / "recipes.json"
     argv = ["--tiny", "--out", str(out), "--fashion-root", str(tmp_path / "root"),
             "--debian-dir", str(debian_fashion), "--facades-dir", str(tiny_facades), "--precision", "fp32"]
-    rows = recipes.main(argv + ["--tradeoffs"])
+    rows = recipes.main(argv + ["--tradeoffs", "--before-flip"])
     result = json.loads(out.read_text())
     assert result["tiny"] and set(result["recipes"]) == {"strong_cnn", "unet"}
     for model, seed_variants in (("strong_cnn", ["held-out fit", "final recipe"]), ("unet", ["final recipe"])):
@@ -68,7 +68,8 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
         levers = [lever for lever, _ in recipes.LEVERS[model] if lever != "flip TTA" or seed0["flip_tta"]]
         assert variants == (seed_variants * 3 + [f"without {lever}" for lever in levers]
                             + [f"with {name}" for name, _ in recipes.ALTERNATIVES[model]]
-                            + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]])
+                            + [f"with {name}" for name, _ in recipes.TRADEOFFS[model]]
+                            + [recipes.BEFORE_FLIP + name for name in recipes.BEFORE_FLIP_VARIANTS.get(model, [])])
     for r in rows:
         # the strong CNN's final recipe is a final fit, which trained on the validation images: no validation
         # score, no TTA; its held-out fit and every ablation are the held-out recipe, 8 epochs in the notebooks
@@ -118,7 +119,8 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert "more than one run" in table and "A: strong_cnn, unet" in table and "B: unet" in table
     assert "| 0, 1, 2 |" in table and table.count(" B |") == 1 and " B, A, A |" in table
     final_row = next(line for line in table.splitlines() if line.startswith("| strong_cnn, final fit: the notebook's"))
-    assert "| none (trained on it) |" in final_row and "not used (its held-out fits decide)" in final_row
+    # the final fit applies the mirror its held-out fits kept (the recipe says so: a final fit cannot decide)
+    assert "| none (trained on it) |" in final_row and "applied (its held-out fits kept it)" in final_row
     older = dict(result, complete=False, rows=[r for r in result["rows"]
                                                 if not (r["model"] == "unet" and r["variant"] == "with twice the epochs")])
     older.pop("missing")
@@ -144,10 +146,21 @@ def test_recipes_tiny(tmp_path, debian_fashion, tiny_facades, capsys):
     assert ("| strong_cnn | with training + validation images for 8 epochs (the final fit, a seventh more steps) | "
             "none (trained on it) |  |  |") in table
     # a final fit with the mirror its held-out fits kept says so where validation would be
-    assert ("| strong_cnn | with flip augmentation alone, as the final fit (training + validation images, 7 epochs) | "
+    assert ("| strong_cnn | with pooling first, as the final fit (training + validation images, 7 epochs) | "
             "none (trained on it; mirror applied) |") in table
+    # the recipe before the flip has its own table, each row against its held-out fit ("without flip
+    # augmentation"); its final fits went without the mirror, as its held-out fits had turned it down
+    former = table[table.index("| model | recipe before the flip |"):]
+    base_val = next(r for r in real["rows"] if r["variant"] == "without flip augmentation")
+    smooth = next(r for r in real["rows"] if r["variant"] == recipes.BEFORE_FLIP + "without label smoothing")
+    change = tables.METRIC["strong_cnn"][2](tables._chosen_val(smooth) - tables._chosen_val(base_val))
+    assert f"| strong_cnn | without label smoothing | " in former and f"| {change} | {change} |" in former
+    assert "| strong_cnn | final fit | none (trained on it) |" in former
+    assert former.index("| held-out fit |") < former.index("| final fit |") < former.index("without label smoothing")
     ablations = table[table.index("Ablations"):]
     assert "| strong_cnn | held-out fit |" in ablations and "| strong_cnn | final recipe |" not in ablations
+    main_rows = ablations[:ablations.index("The strong_cnn's recipe before the flip:")]
+    assert "before the flip" not in main_rows and "| strong_cnn | without flip augmentation |" in main_rows
     assert result["complete"] and "Incomplete" not in table
     (tmp_path / "recipes.json").write_text(json.dumps(dict(real, complete=False)))
     assert "**Incomplete run**" in tables.recipes_table(tmp_path)
@@ -297,11 +310,35 @@ def _notebook_constants(name):
     return constants, source
 
 
+def test_before_flip_rows_are_the_recipe_without_the_flip():
+    """The record of the strong CNN's recipe before the flip: each row plans its namesake
+    of the recipe without flip augmentation, a final fit also without the mirror (that
+    recipe's held-out fits turned it down), a held-out fit still deciding it on validation;
+    and its yardstick is the recipe's ablation "without flip augmentation"."""
+    recipes, common = _load("recipes"), _load("common")
+    recipe = common.RECIPES["strong_cnn"]
+    assert recipe.flip and recipe.pad == 0 and recipe.flip_tta  # the recipe took up the flip and the mirror
+    current = {v: c for _, v, c, _ in recipes.planned_jobs([recipe], [0], True, True)}
+    assert current[recipes.BEFORE_FLIP_BASE] == dataclasses.replace(current["held-out fit"], flip=False)
+    jobs = recipes.planned_jobs([recipe], [0, 1], True, False, True)
+    former = {v[len(recipes.BEFORE_FLIP):]: c for _, v, c, _ in jobs if v.startswith(recipes.BEFORE_FLIP)}
+    assert list(former) == recipes.BEFORE_FLIP_VARIANTS["strong_cnn"]
+    assert former["final fit"] == dataclasses.replace(recipe, flip=False, flip_tta=False)
+    assert former["without label smoothing"] == dataclasses.replace(current["without label smoothing"], flip=False)
+    assert former["without label smoothing"].flip_tta  # a held-out fit: validation decides the mirror
+    assert not former["with pooling first, as the final fit (training + validation images, 7 epochs)"].flip_tta
+    assert {s for _, v, _, s in jobs if v.startswith(recipes.BEFORE_FLIP)} == {0}  # the first seed, as ablations
+    assert not any(v.startswith(recipes.BEFORE_FLIP) for _, v, _, _ in recipes.planned_jobs([recipe], [0], True, True))
+    assert recipes.planned_jobs([common.RECIPES["unet"]], [0], True, True, True) == recipes.planned_jobs(
+        [common.RECIPES["unet"]], [0], True, True)  # the U-Net has no such record
+
+
 @pytest.mark.parametrize("recipe_name, notebook, names, optimizer_var", [
     ("report_cnn", "01_classification.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS"), "optimizer"),
     ("strong_cnn", "01_classification.ipynb", dict(batch_size="STRONG_BATCH", lr="STRONG_LR", epochs="STRONG_EPOCHS",
                                                    weight_decay="WEIGHT_DECAY", label_smoothing="SMOOTHING",
-                                                   evals_per_epoch="STRONG_POINTS_PER_EPOCH"),
+                                                   evals_per_epoch="STRONG_POINTS_PER_EPOCH", flip="STRONG_FLIP",
+                                                   pad="STRONG_SHIFT", flip_tta="STRONG_TTA"),
      "strong_optimizer"),
     ("report_segnet", "02_segmentation.ipynb", dict(batch_size="BATCH_SIZE", lr="LR", epochs="EPOCHS",
                                                     weight_decay="WEIGHT_DECAY"), "optimizer"),
@@ -327,11 +364,14 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
         assert re.search(rf"^{optimizer_var.replace('optimizer', 'scheduler')} = torch\.optim\.lr_scheduler\.{schedule}\(",
                          source, re.M), (recipe_name, recipe.schedule)
     if not recipe.segmentation:  # training images are augmented exactly where the recipe says so
-        call = re.search(r"classification_augment\((.*?)\)", source)
-        if recipe.flip or recipe.pad:
-            assert call and constants["SHIFT"] == recipe.pad and ("flip=False" not in call.group(1)) == recipe.flip
+        loader = {"report_cnn": "train_dataloader", "strong_cnn": "strong_dataloader"}[recipe_name]
+        start = source.index(f"{loader} = data.TensorBatches(")
+        statement = source[start:source.index(")\n", start)]
+        call = re.search(r"augment=augment\.classification_augment\((.*?)\)", statement + ")")
+        if recipe.flip or recipe.pad:  # with the constants checked against the recipe above
+            assert call and call.group(1) == "pad=STRONG_SHIFT, flip=STRONG_FLIP", (recipe_name, statement)
         else:
-            assert call is None, (recipe_name, call.group(0))
+            assert "augment=" not in statement, (recipe_name, statement)
     # the notebooks build each model with its defaults (no constructor options)
     assert recipe.model_options == () and re.search(rf"models\.{recipe.model}\((num_classes=len\(classes\))?\)\n", source)
     # the strong CNN is a final fit in both: training + validation images, no validation passes
@@ -339,9 +379,13 @@ def test_benchmark_recipes_are_the_notebooks(recipe_name, notebook, names, optim
                  in source and "data.TensorBatches(X_fit, y_fit, STRONG_BATCH" in source
                  and "training.train(strong, strong_dataloader, None," in source)
     assert recipe.fit_on_validation == (recipe_name == "strong_cnn" and final_fit), recipe_name
-    # flip TTA is decided on validation in the notebook exactly where the recipe asks for it
-    tta_var = {"strong_cnn": "use_tta", "unet": "unet_tta"}.get(recipe_name)
-    assert (tta_var is not None and f"{tta_var} = " in source) == recipe.flip_tta
+    # flip TTA is decided on validation in the notebook exactly where the recipe asks for it; a final fit
+    # cannot decide it (its held-out fits did): its constant, checked above, is what predict is given
+    if recipe.fit_on_validation:
+        assert "training.predict(strong, test_dataloader, fast, flip_tta=STRONG_TTA)" in source
+    else:
+        tta_var = {"unet": "unet_tta"}.get(recipe_name)
+        assert (tta_var is not None and f"{tta_var} = " in source) == recipe.flip_tta
 
 
 def test_timed_step_updates_the_weights_as_train_step_does():
