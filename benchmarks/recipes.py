@@ -111,9 +111,9 @@ ALTERNATIVES = {
 # The recipe before the flip was adopted (runs A to T): the same without flip augmentation. Its
 # held-out fits are the ablation "without flip augmentation" (three seeds); validation turned the
 # mirror down for all three, so its final fits went without it. The rows below were measured on
-# it: they are kept as a record, each compared with those fits, until it is measured again on
-# the recipe (``--before-flip`` plans them). Each names a variant planned for the recipe (or
-# "final fit", the final recipe), trained without the flip.
+# it: they are kept as a record of that recipe, each compared with those fits (``--before-flip``
+# plans them); most have been measured again on the recipe under their own names. Each names a
+# variant planned for the recipe (or "final fit", the final recipe), trained without the flip.
 BEFORE_FLIP = "before the flip: "
 BEFORE_FLIP_BASE = "without flip augmentation"
 BEFORE_FLIP_VARIANTS = {

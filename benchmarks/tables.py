@@ -367,9 +367,10 @@ def recipes_table(root: Path | None = None) -> str:
         former_works = {v[strip:] if v.startswith(recipes.BEFORE_FLIP) else v: w for v, w in works[model].items()}
         lines += ["", f"The {model}'s recipe before the flip: the rows measured on it (the same recipe without flip "
                       f"augmentation, whose held-out fits are the ablation \"{recipes.BEFORE_FLIP_BASE}\" above and "
-                      "turned the mirror down, so that its final fits went without it), kept as a record until each is "
-                      "measured again on the recipe (`recipes.py --only ... --merge`; `--before-flip` plans these rows "
-                      "themselves again). Each row's change is given against "
+                      "turned the mirror down, so that its final fits went without it), kept as a record of that recipe "
+                      "(`recipes.py --before-flip` plans these rows again; a row of the same name in the table above, "
+                      "where there is one, is the choice measured again on the recipe). Each row's change is given "
+                      "against "
                       "those held-out fits (seed 0, and the mean of their seeds); work against theirs, the same as "
                       "the recipe's.", "",
                   "| model | recipe before the flip | validation | validation change vs seed 0 | vs the seeds' mean "

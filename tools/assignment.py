@@ -44,6 +44,7 @@ RELEASE_REWRITES = (
      "the benchmarks of the course's solution repository"),
     (re.compile(r"``?benchmarks/README\.md``?"), "the benchmark notes of the course's solution repository"),
     (re.compile(r"``?benchmarks/\w+\.py``?|benchmarks/\w+\.py"), "the solution repository's benchmarks"),
+    (re.compile(r"``?benchmarks/\w+\.json``?"), "the solution repository's benchmark results"),
     (re.compile(r"``?tests/test_\w+\.py``?"), "the solution repository's tests"),
     (re.compile(r"shared by ``make run`` and ``make test``"), "of the solution repository's make targets"),
     (re.compile(r"make test`"), "make lab`"),
