@@ -268,8 +268,10 @@ def _works(model: str) -> dict[str, float]:
 def _former(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """``(rows of the recipe, rows of the recipe before the flip)``: a model's rows split
     by the variant's prefix ``recipes.BEFORE_FLIP``."""
-    former = [r for r in rows if r["variant"].startswith(recipes.BEFORE_FLIP)]
-    return [r for r in rows if r not in former], former
+    split = ([], [])
+    for r in rows:
+        split[r["variant"].startswith(recipes.BEFORE_FLIP)].append(r)
+    return split
 
 
 def _by_variant(group: list[dict]) -> dict[str, list[dict]]:
@@ -400,10 +402,8 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
     group = sorted(group, key=lambda r: 0.5 if r["variant"] == final_fit else  # the final fit after its yardstick
                    _variant_rank(r, final_epochs, measured, ratio.get(r["variant"]), final_fit_work))
     for variant, runs in _by_variant(group).items():
-        if variant == measured and base_name:  # its seeds are in no other table: shown here, base first
-            runs = [base] + [x for x in runs if x is not base] if base is not None else runs
-        elif variant in (measured, "final recipe"):
-            runs = [base] if variant == measured and base is not None else []  # the seeds are in the table above
+        if variant == "final recipe" or (variant == measured and not base_name):  # seeds in the table above
+            runs = [base] if variant == measured and base is not None else []  # (with base_name: all shown here)
         if not runs:
             continue
         r = runs[0]
