@@ -6,6 +6,8 @@ Used only for training batches, never for evaluation.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -74,9 +76,50 @@ def classification_augment(pad: int = 2, flip: bool = True):
     return augment
 
 
-def segmentation_augment(size: int):
+def scale_flip_crop(X: torch.Tensor, y: torch.Tensor, generator: torch.Generator, size: int,
+                    scale: tuple[float, float] = (2 / 3, 1.5)):
+    """Randomly rescale, flip (left-right) and crop each photo of a batch and its label map.
+
+    Each photo gets a square window of side ``round(size * s)`` pixels, ``s`` drawn
+    log-uniformly from ``scale`` (so that zooming in and out are equally likely), at a
+    random place inside the photo, resized to ``size`` x ``size``: the photo bilinearly,
+    the label map by nearest neighbour (labels stay labels). ``s`` below 1 zooms in,
+    above 1 out. With ``scale=(1, 1)`` it is a plain random crop and flip.
+
+    Args:
+        X: photos ``(N, C, H, W)``; y: label maps ``(N, H, W)``.
+    Returns ``(X, y)`` of ``(N, C, size, size)`` and ``(N, size, size)``.
+    """
+    low, high = scale
+    N, C, H, W = X.shape
+    if not 0 < low <= high or round(size * high) > min(H, W):
+        raise ValueError(f"scale={scale}: windows of {size} x {low} to {size} x {high} pixels must be at least "
+                         f"1 pixel and fit the {H}x{W} photos")
+    rng = generator.device
+    s = torch.exp(torch.empty(N, device=rng).uniform_(math.log(low), math.log(high), generator=generator))
+    side = torch.round(size * s).clamp(1, min(H, W))
+    # whole-pixel offsets: with s = 1 every output pixel is an input pixel
+    top = torch.floor(torch.rand(N, generator=generator, device=rng) * (H - side + 1))
+    left = torch.floor(torch.rand(N, generator=generator, device=rng) * (W - side + 1))
+    flips = torch.rand(N, generator=generator, device=rng) < 0.5
+    # the window as an affine map of the output's [-1, 1] square into the input's (align_corners=False)
+    theta = torch.zeros(N, 2, 3, device=rng)
+    theta[:, 0, 0] = torch.where(flips, -side / W, side / W)
+    theta[:, 0, 2] = (2 * left + side) / W - 1
+    theta[:, 1, 1] = side / H
+    theta[:, 1, 2] = (2 * top + side) / H - 1
+    grid = F.affine_grid(theta.to(X.device), [N, 1, size, size], align_corners=False)
+    X_out = F.grid_sample(X, grid.to(X.dtype), mode="bilinear", align_corners=False)
+    y_out = F.grid_sample(y[:, None].to(grid.dtype), grid, mode="nearest", align_corners=False)[:, 0]
+    return X_out, y_out.round().to(y.dtype)
+
+
+def segmentation_augment(size: int, scale: tuple[float, float] = (1.0, 1.0)):
     """``augment(X, y, generator)``: the same flip and ``size`` x ``size`` crop for each
-    photo and its label map."""
+    photo and its label map; with a ``scale`` range other than ``(1, 1)``, the crop's side
+    also varies (:func:`scale_flip_crop`) before it is resized to ``size``."""
     def augment(X, y, generator):
-        return flip_crop(X, generator, size=size, y=y)
+        if tuple(scale) == (1.0, 1.0):
+            return flip_crop(X, generator, size=size, y=y)
+        return scale_flip_crop(X, y, generator, size, scale)
     return augment

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers.augment import classification_augment, flip_crop, segmentation_augment
+from helpers.augment import classification_augment, flip_crop, scale_flip_crop, segmentation_augment
 from helpers.data import TensorBatches
 
 
@@ -89,3 +89,65 @@ def test_augmentation_is_seeded():
 def test_crop_larger_than_image_is_rejected():
     with pytest.raises(ValueError, match="crop size 9 is larger"):
         flip_crop(torch.zeros(1, 1, 8, 8), torch.Generator(), size=9)
+
+
+def test_scale_one_is_a_plain_crop_and_flip():
+    """Windows of exactly the crop's side: every output pixel is an input pixel (bilinear
+    sampling at pixel centres), the photo's and the label map's the same one."""
+    X, y = _coded_batch(n=8, size=12)
+    Xa, ya = scale_flip_crop(X, y, torch.Generator().manual_seed(0), 6, scale=(1.0, 1.0))
+    assert Xa.shape == (8, 3, 6, 6) and ya.shape == (8, 6, 6) and ya.dtype == y.dtype
+    for c in range(3):
+        assert torch.equal(Xa[:, c].round().long(), ya)
+    for i in range(8):  # a window of 6 consecutive rows and columns, maybe mirrored
+        code = ya[i] % 1000
+        rows, cols = code // 12, code % 12
+        assert torch.equal(rows - rows[0, 0], torch.arange(6).view(6, 1).expand(6, 6))
+        step = cols[0, 1] - cols[0, 0]
+        assert step in (1, -1) and torch.equal(cols - cols[:, :1], step * torch.arange(6).expand(6, 6))
+    assert torch.equal(ya // 1000, torch.arange(8).view(8, 1, 1).expand(8, 6, 6))  # each photo its own labels
+
+
+def _block_batch(n=16, size=32, block=8):
+    """Photos and label maps of ``block`` x ``block`` squares, each square its own class code."""
+    squares = torch.arange((size // block) ** 2).view(size // block, size // block)
+    y = squares.repeat_interleave(block, 0).repeat_interleave(block, 1).expand(n, size, size).contiguous()
+    return y[:, None].float().expand(n, 3, size, size).contiguous(), y
+
+
+def test_rescaled_photos_and_labels_stay_aligned():
+    X, y = _block_batch()
+    Xa, ya = scale_flip_crop(X, y, torch.Generator().manual_seed(1), 16, scale=(2 / 3, 1.5))
+    assert Xa.shape == (16, 3, 16, 16) and ya.shape == (16, 16, 16)
+    assert set(ya.unique().tolist()) <= set(y.unique().tolist())  # labels stay labels
+    agree = (Xa[:, 0].round().long() == ya).float().mean()
+    # they differ only where bilinear sampling blends two squares along a border
+    assert agree > 0.8
+    # labels drawn with other random numbers than the photos' would not agree
+    _, other = scale_flip_crop(X, y, torch.Generator().manual_seed(2), 16, scale=(2 / 3, 1.5))
+    assert (Xa[:, 0].round().long() == other).float().mean() < 0.5
+
+
+def test_scale_varies_the_window():
+    """Zoomed in, a square of 8 pixels spans more output pixels; zoomed out, fewer."""
+    X, y = _block_batch(n=64)
+    _, ya = scale_flip_crop(X, y, torch.Generator().manual_seed(0), 16, scale=(0.5, 2.0))
+    squares = torch.tensor([len(m.unique()) for m in ya])
+    assert squares.min() <= 4 and squares.max() >= 9  # 2x2 squares at most (zoomed in), 3x3 at least (out)
+    _, plain = scale_flip_crop(X, y, torch.Generator().manual_seed(0), 16, scale=(1.0, 1.0))
+    assert set(len(m.unique()) for m in plain) <= {4, 6, 9}  # a 16-pixel window covers 2 or 3 squares a side
+
+
+def test_segmentation_augment_with_a_scale_range_rescales():
+    X, y = _block_batch(n=8)
+    g = torch.Generator().manual_seed(0)
+    Xa, ya = segmentation_augment(16, scale=(0.5, 2.0))(X, y, g)
+    Xb, yb = scale_flip_crop(X, y, torch.Generator().manual_seed(0), 16, scale=(0.5, 2.0))
+    assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
+
+
+@pytest.mark.parametrize("scale", [(0.0, 1.0), (1.5, 1.0), (1.0, 2.5)])
+def test_bad_scale_is_rejected(scale):
+    X, y = _block_batch(n=2)
+    with pytest.raises(ValueError, match=r"scale=.*fit the 32x32 photos"):
+        scale_flip_crop(X, y, torch.Generator(), 16, scale=scale)
