@@ -118,6 +118,8 @@ class Recipe:
     flip: bool = False           # classification: random left-right flips of training images
     pad: int = 0                 # classification: random shifts of up to ``pad`` pixels (0: none)
     class_weight_power: float = 0.0  # segmentation: class weights 1 / share ** power (0: unweighted)
+    crop_scale: tuple = (1.0, 1.0)   # segmentation: each training crop covers a window of its side times a factor
+                                     # drawn from this range (helpers.augment.scale_flip_crop; (1, 1): plain crops)
     flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation (a final
                                  # fit has none to read: there it is applied, as its held-out fits decided)
     evals_per_epoch: int = 1
@@ -237,9 +239,10 @@ POOL_CONV = (("transition", "pool-conv"),)
 UNET_FIVE_LEVELS = (("widths", (16, 32, 64, 128, 256)),)
 UNET_FIVE_NARROW = (("widths", (12, 24, 48, 96, 192)),)
 FASHION_VAL = 10_000  # the Fashion-MNIST validation split: 10,000 of the 60,000 training images, drawn at random
-# (training, validation) images for Recipe.training_flops; the U-Net's variants all train
-# on the same images, so the ratios between them need no count (1, 0)
-WORK_IMAGES = {"strong_cnn": (60_000 - FASHION_VAL, FASHION_VAL)}
+# (training, validation) images for Recipe.training_flops: Fashion-MNIST's, and the course
+# facade set's 906 photos, of which facades.course_split validates 108 (36 facades' crops)
+FACADES_VAL = facades.COURSE_CROPS * facades.COURSE_VAL_FACADES
+WORK_IMAGES = {"strong_cnn": (60_000 - FASHION_VAL, FASHION_VAL), "unet": (906 - FACADES_VAL, FACADES_VAL)}
 RECIPES = {
     "report_cnn": Recipe("report_cnn", "ReportCNN", 64, FASHION, FASHION, 10, epochs=10, optimizer="Adam",
                          lr=1e-3, fused=True, schedule="cosine", evals_per_epoch=4),

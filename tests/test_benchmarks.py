@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import config, data, facades, training
+from helpers import augment, config, data, facades, training
 
 BENCH = config.REPO_ROOT / "benchmarks"
 
@@ -564,3 +564,18 @@ def test_final_fits_are_ranked_against_the_notebooks_final_fit():
     assert tables._variant_rank(fit, 8, "held-out fit", 1.20, 1.05) == 3  # more: beyond the budget
     assert tables._variant_rank(held, 8, "held-out fit", 1.05, 1.05) == 3  # a held-out variant: against 1.00x
     assert tables._variant_rank(dict(held, variant="without z"), 8, "held-out fit", 1.0, 1.05) == 1
+
+
+def test_unet_scale_augmentation_fits_the_photos_and_keeps_the_plain_recipe_plain():
+    """The scale-augmentation row's windows (up to 1.5x the 128-pixel crop) fit a 256x256
+    photo and come out at the crop's size; the notebook's recipe keeps plain crops."""
+    common, recipes = _load("common"), _load("recipes")
+    unet = common.RECIPES["unet"]
+    assert unet.crop_scale == (1.0, 1.0)
+    changed = dict(recipes.ALTERNATIVES["unet"])["scale augmentation (crops of 85 to 192 pixels resized to 128)"]
+    recipe = dataclasses.replace(unet, **changed)
+    crop = recipe.image_shape[-1]
+    assert round(crop * recipe.crop_scale[0]) == 85 and round(crop * recipe.crop_scale[1]) == 192
+    X, y = torch.zeros(4, *recipe.eval_shape), torch.zeros(4, *recipe.eval_shape[1:], dtype=torch.long)
+    Xa, ya = augment.segmentation_augment(crop, recipe.crop_scale)(X, y, torch.Generator().manual_seed(0))
+    assert Xa.shape == (4, 3, crop, crop) and ya.shape == (4, crop, crop)
