@@ -118,6 +118,7 @@ class Recipe:
     flip: bool = False           # classification: random left-right flips of training images
     pad: int = 0                 # classification: random shifts of up to ``pad`` pixels (0: none)
     class_weight_power: float = 0.0  # segmentation: class weights 1 / share ** power (0: unweighted)
+    dice_weight: float = 0.0         # segmentation: add this times the soft Dice loss (training.DiceCrossEntropy)
     crop_scale: tuple = (1.0, 1.0)   # segmentation: each training crop covers a window of its side times a factor
                                      # drawn from this range (helpers.augment.scale_flip_crop; (1, 1): plain crops)
     flip_tta: bool = False       # mirror averaging at test time, kept if it helps on validation (a final
@@ -153,6 +154,8 @@ class Recipe:
         weight = None
         if self.class_weight_power and train_labels is not None:
             weight = data.class_weights(train_labels, self.num_classes, self.class_weight_power).to(fast.device)
+        if self.dice_weight:
+            return model, optimizer, training.DiceCrossEntropy(self.num_classes, self.dice_weight, weight=weight)
         return model, optimizer, nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
 
     def loaders(self, splits: data.Splits, fast: config.FastPath, transform=None, shuffle_seed: int = 0,

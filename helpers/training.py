@@ -68,6 +68,39 @@ def prepare_model(model: nn.Module, fast: FastPath) -> nn.Module:
     return model.to(fast.device, memory_format=fmt)
 
 
+class DiceCrossEntropy(nn.Module):
+    """Segmentation loss: (class-weighted) cross-entropy plus ``dice_weight`` times the
+    soft Dice loss, ``1 -`` the mean over classes of
+    ``2 * sum(p * t) / (sum(p) + sum(t))``, where ``p`` is the softmax probability of the
+    class and ``t`` its one-hot target, summed over every pixel of the batch.
+
+    Cross-entropy is an average over pixels, so a class with few pixels (pillars) weighs
+    little in it; each class's Dice term is a ratio for that class alone, so every class
+    weighs the same in the mean however few its pixels. A class absent from both the
+    batch's targets and its predictions counts as a perfect match (``eps``).
+    """
+
+    def __init__(self, num_classes: int, dice_weight: float = 1.0, weight: torch.Tensor | None = None,
+                 eps: float = 1.0):
+        super().__init__()
+        self.num_classes, self.dice_weight, self.eps = num_classes, dice_weight, eps
+        self.cross_entropy = nn.CrossEntropyLoss(weight=weight)
+
+    def dice_loss(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``1 -`` the mean soft Dice over classes; ``scores`` ``(N, C, H, W)``, ``y`` ``(N, H, W)``."""
+        if scores.shape[1] != self.num_classes:
+            raise ValueError(f"scores have {scores.shape[1]} classes, the loss was built for {self.num_classes}")
+        probs = scores.float().softmax(1)
+        target = nn.functional.one_hot(y.long(), self.num_classes).movedim(-1, 1).to(probs.dtype)
+        dims = (0, *range(2, probs.dim()))
+        overlap = (probs * target).sum(dims)
+        dice = (2 * overlap + self.eps) / (probs.sum(dims) + target.sum(dims) + self.eps)
+        return 1 - dice.mean()
+
+    def forward(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.cross_entropy(scores, y) + self.dice_weight * self.dice_loss(scores, y)
+
+
 class Step(NamedTuple):
     """What one training step returns: the batch's loss (a detached fp32 scalar
     tensor), the scores (detached), and whether the optimizer step was skipped

@@ -579,3 +579,18 @@ def test_unet_scale_augmentation_fits_the_photos_and_keeps_the_plain_recipe_plai
     X, y = torch.zeros(4, *recipe.eval_shape), torch.zeros(4, *recipe.eval_shape[1:], dtype=torch.long)
     Xa, ya = augment.segmentation_augment(crop, recipe.crop_scale)(X, y, torch.Generator().manual_seed(0))
     assert Xa.shape == (4, 3, crop, crop) and ya.shape == (4, crop, crop)
+
+
+def test_unet_dice_row_builds_the_dice_loss_with_the_class_weights():
+    """The alternative "soft Dice loss added to the cross-entropy" trains with
+    training.DiceCrossEntropy, keeping the recipe's class weights; the recipe itself does not."""
+    common, recipes = _load("common"), _load("recipes")
+    unet = common.RECIPES["unet"]
+    labels = torch.tensor([0, 0, 0, 1, 2, 3, 4, 4]).view(1, 2, 4)
+    fast = config.plain_path("cpu")
+    _, _, plain = unet.build(fast, train_labels=labels)
+    assert isinstance(plain, torch.nn.CrossEntropyLoss)
+    changed = dict(recipes.ALTERNATIVES["unet"])["soft Dice loss added to the cross-entropy"]
+    _, _, dice = dataclasses.replace(unet, **changed).build(fast, train_labels=labels)
+    assert isinstance(dice, training.DiceCrossEntropy) and dice.dice_weight == 1.0
+    assert torch.equal(dice.cross_entropy.weight, plain.weight)

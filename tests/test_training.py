@@ -1,4 +1,5 @@
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -192,3 +193,57 @@ def test_evaluation_does_not_depend_on_batch_size(model_cls, shape):
         (other_probs, other_y), (other_loss, other_acc) = results[bs]
         assert torch.allclose(other_probs, probs, atol=1e-5) and torch.equal(other_y, y)
         assert other_loss == pytest.approx(loss, rel=1e-5) and other_acc == acc
+
+
+def _scores_from_probs(probs):
+    """Scores whose softmax over dim 1 is exactly ``probs``."""
+    return torch.tensor(probs).log()
+
+
+def test_dice_cross_entropy_matches_a_hand_computed_case():
+    # one photo of 1x2 pixels, two classes; the first pixel is class 0, the second class 1
+    probs = [[[[0.8, 0.4]], [[0.2, 0.6]]]]   # (N=1, C=2, H=1, W=2)
+    scores, y = _scores_from_probs(probs), torch.tensor([[[0, 1]]])
+    loss = training.DiceCrossEntropy(2, dice_weight=1.0, eps=0.0)
+    # class 0: 2 * 0.8 / (0.8 + 0.4 + 1) = 1.6 / 2.2; class 1: 2 * 0.6 / (0.2 + 0.6 + 1) = 1.2 / 1.8
+    dice = 1 - (1.6 / 2.2 + 1.2 / 1.8) / 2
+    assert loss.dice_loss(scores, y).item() == pytest.approx(dice, abs=1e-6)
+    cross_entropy = -(math.log(0.8) + math.log(0.6)) / 2
+    assert loss(scores, y).item() == pytest.approx(cross_entropy + dice, abs=1e-6)
+    half = training.DiceCrossEntropy(2, dice_weight=0.5, eps=0.0)
+    assert half(scores, y).item() == pytest.approx(cross_entropy + 0.5 * dice, abs=1e-6)
+
+
+def test_dice_term_is_zero_for_a_perfect_prediction_and_one_for_a_wrong_one():
+    y = torch.tensor([[[0, 1], [2, 1]]])
+    perfect = 50 * torch.nn.functional.one_hot(y, 4).movedim(-1, 1).float()  # class 3 absent from both
+    loss = training.DiceCrossEntropy(4)
+    assert loss.dice_loss(perfect, y).item() == pytest.approx(0.0, abs=1e-6)
+    wrong = 50 * torch.nn.functional.one_hot((y + 1) % 3, 4).movedim(-1, 1).float()
+    # no overlap: with eps = 1 each present class scores 1 / (its predicted + true pixels + 1):
+    # class 0 1 / 3, class 1 1 / 4, class 2 1 / 4; absent class 3 still 1
+    assert loss.dice_loss(wrong, y).item() == pytest.approx(1 - (1 / 3 + 1 / 4 + 1 / 4 + 1) / 4, abs=1e-6)
+    with pytest.raises(ValueError, match="scores have 3 classes, the loss was built for 4"):
+        loss(perfect[:, :3], y)
+
+
+def test_dice_cross_entropy_without_dice_is_the_weighted_cross_entropy():
+    scores, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    weight = torch.tensor([0.5, 1.0, 2.0])
+    plain = torch.nn.CrossEntropyLoss(weight=weight)(scores, y)
+    assert torch.allclose(training.DiceCrossEntropy(3, dice_weight=0.0, weight=weight)(scores, y), plain)
+
+
+def test_dice_cross_entropy_loss_falls_on_a_tiny_batch():
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 5, 3, padding=1)
+    X, y = torch.randn(2, 3, 8, 8), torch.randint(0, 5, (2, 8, 8))
+    loss_fn = training.DiceCrossEntropy(5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = loss_fn(model(X), y).item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.8 * first
