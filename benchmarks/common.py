@@ -64,6 +64,38 @@ class LowResFirst:
             yield X, y
 
 
+class AlternatingFlips(data.TensorBatches):
+    """Shuffled training batches in which each image is mirrored left-right every other
+    epoch, rather than at random each time it is drawn ("derandomised" flips): a random
+    half of the images, drawn once, starts mirrored, and every image changes side from one
+    epoch to the next. Over any two epochs each image is seen both ways exactly once,
+    where random flips show about a quarter of them one way twice. The flips apply after
+    ``transform`` and before ``augment`` (give it no random flip of its own). Counts its
+    passes itself; the first orientations come from the batches' generator, before the
+    first shuffle."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.shuffle:
+            raise ValueError("AlternatingFlips is for shuffled training batches: pass shuffle=True")
+        self.first = torch.rand(len(self.X), generator=self.generator, device=self.generator.device) < 0.5
+        self.passes = 0
+
+    def __iter__(self):
+        odd, self.passes = self.passes % 2 == 1, self.passes + 1
+        order = torch.randperm(len(self.X), generator=self.generator, device=self.generator.device)
+        for start in range(0, len(self.X), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            X, y = self.X[idx], self.y[idx]
+            if self.transform is not None:
+                X = self.transform(X)
+            mirrored = (self.first[idx] ^ odd).to(X.device)
+            X = torch.where(mirrored[:, None, None, None], X.flip(-1), X)
+            if self.augment is not None:
+                X, y = self.augment(X, y, self.generator)
+            yield X, y
+
+
 def shapes_text(shapes) -> str:
     """``[[64, 32, 14, 14], [128]] -> "64x32x14x14, 128"``."""
     return ", ".join("x".join(map(str, s)) for s in shapes)
@@ -117,6 +149,8 @@ class Recipe:
     schedule: str = "constant"   # "constant", "cosine" (to zero) or "one-cycle", stepped per batch
     flip: bool = False           # classification: random left-right flips of training images
     pad: int = 0                 # classification: random shifts of up to ``pad`` pixels (0: none)
+    alternate_flips: bool = False  # classification, with ``flip``: each image mirrored every other epoch
+                                   # (common.AlternatingFlips) instead of at random each time
     class_weight_power: float = 0.0  # segmentation: class weights 1 / share ** power (0: unweighted)
     dice_weight: float = 0.0         # segmentation: add this times the soft Dice loss (training.DiceCrossEntropy)
     crop_scale: tuple = (1.0, 1.0)   # segmentation: each training crop covers a window of its side times a factor
@@ -170,9 +204,12 @@ class Recipe:
             X_train, y_train = X_train[:keep], y_train[:keep]
         if self.fit_on_validation:  # validation scores of such a model say nothing: it has seen those images
             X_train, y_train = torch.cat([X_train, splits.X_val]), torch.cat([y_train, splits.y_val])
-        train = data.TensorBatches(X_train, y_train, self.batch_size, shuffle=True,
-                                   generator=torch.Generator().manual_seed(shuffle_seed), device=fast.device,
-                                   transform=transform, augment=augment)
+        if self.alternate_flips and not self.flip:
+            raise ValueError("alternate_flips=True needs flip=True: it schedules the flips")
+        batches = AlternatingFlips if self.alternate_flips else data.TensorBatches
+        train = batches(X_train, y_train, self.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(shuffle_seed), device=fast.device,
+                        transform=transform, augment=augment)
         if self.low_res_epochs:
             train = LowResFirst(train, self.low_res_epochs, self.low_res)
         val, test = (data.TensorBatches(X, y, self.eval_batch, device=fast.device, transform=transform)

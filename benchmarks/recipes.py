@@ -80,6 +80,10 @@ LEVERS = {
 # or left open, a time lever, and rows that price data: (name, the recipe's fields with it added)
 ALTERNATIVES = {
     "strong_cnn": [("flip + shift augmentation", dict(flip=True, pad=2)),
+                   # the same flips on a schedule: each image mirrored every other epoch (a random half
+                   # starting mirrored), so every two epochs show each image both ways (airbench's
+                   # derandomised flips; no extra arithmetic)
+                   ("alternating flips (each image mirrored every other epoch)", dict(alternate_flips=True)),
                    ("batch 128 (twice the steps)", dict(batch_size=128)),
                    ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9)),
                    # not a choice but a point on the learning curve: what the last 20 % of the images
@@ -190,17 +194,20 @@ def _score(recipe: Recipe, probs: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return metrics.accuracy(y, pred), [float(a) for a in metrics.per_class_accuracy(y, pred, recipe.num_classes)]
 
 
-def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,
-        progress: bool = False) -> dict:
-    """Train ``recipe`` once (as its notebook does) and score it on validation and test."""
+def train_model(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,
+                progress: bool = False):
+    """Train ``recipe`` once, as its notebook does: ``(model, history, val_loader,
+    test_loader)``, the fast path as the recipe uses it last."""
     epochs = epochs or recipe.epochs
     if recipe.segmentation:
         transform = facades.scale_photos
         augment_fn = augment.segmentation_augment(recipe.image_shape[-1], recipe.crop_scale)
     else:
         transform = data.standardize(splits.X_train)
-        augment_fn = (augment.classification_augment(pad=recipe.pad, flip=recipe.flip)
-                      if recipe.flip or recipe.pad else None)
+        # alternating flips mirror the images in the batches themselves (common.AlternatingFlips)
+        random_flip = recipe.flip and not recipe.alternate_flips
+        augment_fn = (augment.classification_augment(pad=recipe.pad, flip=random_flip)
+                      if random_flip or recipe.pad else None)
     fast = recipe.fast_path(fast)
     model, optimizer, loss_fn = recipe.build(fast, seed=seed, train_labels=splits.y_train)
     train_loader, val_loader, test_loader = recipe.loaders(splits, fast, transform, seed + 1, augment_fn)
@@ -210,6 +217,14 @@ def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: in
                              evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
                              scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
                              progress=progress, desc=recipe.name)
+    return model, history, val_loader, test_loader, fast
+
+
+def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,
+        progress: bool = False) -> dict:
+    """Train ``recipe`` once (as its notebook does) and score it on validation and test."""
+    epochs = epochs or recipe.epochs
+    model, history, val_loader, test_loader, fast = train_model(recipe, splits, fast, seed, epochs, progress)
     val = {}
     if recipe.fit_on_validation:  # it trained on the validation images: no validation score to decide the
         val[False], use_tta = None, recipe.flip_tta  # mirror on; its held-out fits decided it beforehand

@@ -25,6 +25,9 @@ EVAL_START, EVAL_END = "<!-- EVALBATCH:START -->", "<!-- EVALBATCH:END -->"
 GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
 STEP_START, STEP_END = "<!-- STEPCOST:START -->", "<!-- STEPCOST:END -->"
+TTA_START, TTA_END = "<!-- TTA:START -->", "<!-- TTA:END -->"
+
+
 def _signed(d: float, digits: int) -> str:
     """``d`` with its sign, a change that rounds to zero shown as +0 (not -0.000)."""
     return f"{round(d, digits) + 0.0:+.{digits}f}"
@@ -243,6 +246,28 @@ def _run_of(row: dict, letters: dict[int, str]) -> str:
     return letters.get(row.get("run"), "?")
 
 
+def _devices_text(result: dict) -> str:
+    """The machine the rows were measured on: the file's, or, where the runs of a merged
+    file ran on different CPUs, each CPU with its runs' letters."""
+    history = result.get("history", [])
+    names = [h.get("device_name") or result["device_name"] for h in history]
+    if len(set(names)) < 2:
+        return result["device_name"]
+    parts = []
+    for name in dict.fromkeys(names):
+        spans = []  # consecutive runs on this CPU: [first, last] indices
+        for i, n in enumerate(names):
+            if n == name:
+                if spans and spans[-1][1] == i - 1:
+                    spans[-1][1] = i
+                else:
+                    spans.append([i, i])
+        text = ", ".join(_run_name(a) if a == b else f"{_run_name(a)}{' to ' if b > a + 1 else ', '}{_run_name(b)}"
+                         for a, b in spans)
+        parts.append(f"{name}: run{'s' if len(spans) > 1 or spans[0][1] > spans[0][0] else ''} {text}")
+    return "different CPUs (" + "; ".join(parts) + ")"
+
+
 def _history_text(result: dict) -> str:
     """Which run each row of a merged file comes from: times measured in different
     sessions are not comparable, as CPUs differ between them."""
@@ -297,7 +322,7 @@ def recipes_table(root: Path | None = None) -> str:
     merged = len(letters) > 1
     run_head, run_rule = (" run |", " --- |") if merged else ("", "")
     run_cell = (lambda group: f" {', '.join(_run_of(r, letters) for r in group)} |") if merged else (lambda group: "")
-    lines = [f"Measured by `python benchmarks/recipes.py` on {result['device_name']} ({result['cores']} cores, "
+    lines = [f"Measured by `python benchmarks/recipes.py` on {_devices_text(result)} ({result['cores']} cores, "
              f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
              "range in brackets; training seconds include the validation passes (a final fit has none). Wall-clock seconds drift "
              "with the machine's load, on a shared virtual machine even within one run: only large "
@@ -576,11 +601,38 @@ def step_cost_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def tta_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/tta.json`` (``benchmarks/tta.py``): sets of test-time
+    views of one trained model per stronger model, against the notebook's (the mirror)."""
+    res = _bench_json(root, "tta.json")
+    if not res or res.get("tiny"):
+        return "_No test-time augmentation runs yet: run `python benchmarks/tta.py`._"
+    lines = [f"Measured by `python benchmarks/tta.py` on {res['device_name']} ({res['threads']} threads, "
+             f"{res['precision']}), torch {res['torch']}, started {res['started']}: one model per row group "
+             "(seed 0), scored with each set of views; the change is against the notebook's views, on "
+             "validation (where a choice is read; the yardstick is the seeds' spread in the tables below). "
+             "Accuracy for the strong CNN, mean AP for the U-Net; the seconds are one pass over the test images.", "",
+             "| model (trained as) | views | n | validation | change | test | test pass (s) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for model in dict.fromkeys(r["model"] for r in res["rows"]):
+        group = [r for r in res["rows"] if r["model"] == model]
+        base = next((r for r in group if "the notebook's" in r["views"]), group[0])
+        pct = model != "unet"
+        fmt = (lambda v: f"{100 * v:.2f} %") if pct else (lambda v: f"{v:.3f}")  # noqa: E731
+        for r in group:
+            change = _signed(100 * (r["val"] - base["val"]) if pct else r["val"] - base["val"], 2 if pct else 3)
+            lines.append(f"| {model} ({r['trained']}, {r['train_seconds']:.0f} s) | {r['views']} | {r['n_views']} | "
+                         f"{fmt(r['val'])} | {change}{' pt' if pct else ''} | {fmt(r['test'])} | "
+                         f"{r['test_eval_seconds']:.1f} |")
+    return "\n".join(lines)
+
+
 def blocks(root: Path | None = None):
     return ((BENCH_START, BENCH_END, benchmark_table(root)), (PROFILE_START, PROFILE_END, profile_table(root)),
             (PRECISION_START, PRECISION_END, precision_table(root)), (OPS_START, OPS_END, ops_table(root)),
             (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)),
-            (RECIPES_START, RECIPES_END, recipes_table(root)), (STEP_START, STEP_END, step_cost_table(root)))
+            (RECIPES_START, RECIPES_END, recipes_table(root)), (STEP_START, STEP_END, step_cost_table(root)),
+            (TTA_START, TTA_END, tta_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

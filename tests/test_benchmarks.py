@@ -594,3 +594,86 @@ def test_unet_dice_row_builds_the_dice_loss_with_the_class_weights():
     _, _, dice = dataclasses.replace(unet, **changed).build(fast, train_labels=labels)
     assert isinstance(dice, training.DiceCrossEntropy) and dice.dice_weight == 1.0
     assert torch.equal(dice.cross_entropy.weight, plain.weight)
+
+
+def test_alternating_flips_show_each_image_both_ways_every_two_epochs():
+    """Derandomised flips: every image changes side from one epoch to the next (so two
+    epochs show it both ways), about half start mirrored, the batches are still shuffled,
+    and the recipe field builds them (only together with flip=True)."""
+    common = _load("common")
+    X = torch.arange(20 * 4, dtype=torch.float32).view(20, 1, 1, 4)  # no image is its own mirror
+    y = torch.arange(20)
+    batches = common.AlternatingFlips(X, y, 6, shuffle=True, generator=torch.Generator().manual_seed(0))
+    sides, orders = [], []
+    for _ in range(3):
+        seen = {}
+        for Xb, yb in batches:
+            for image, label in zip(Xb, yb):
+                i = int(label)
+                assert torch.equal(image, X[i]) or torch.equal(image, X[i].flip(-1))
+                seen[i] = torch.equal(image, X[i].flip(-1))
+        orders.append(list(seen))
+        sides.append([seen[i] for i in range(20)])
+    assert all(a != b for a, b in zip(sides[0], sides[1])) and sides[2] == sides[0]
+    assert 5 <= sum(sides[0]) <= 15 and orders[0] != orders[1]
+    with pytest.raises(ValueError, match="shuffle=True"):
+        common.AlternatingFlips(X, y, 6)
+    splits = data.Splits(X, y, X[:2], y[:2], X[:2], y[:2])
+    recipes = _load("recipes")
+    changed = dict(recipes.ALTERNATIVES["strong_cnn"])["alternating flips (each image mirrored every other epoch)"]
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], **changed)
+    assert isinstance(recipe.loaders(splits, config.plain_path("cpu"))[0], common.AlternatingFlips)
+    with pytest.raises(ValueError, match="needs flip=True"):
+        dataclasses.replace(recipe, flip=False).loaders(splits, config.plain_path("cpu"))
+
+
+def test_tta_views_match_the_notebooks_mirror_and_shift_by_one_pixel():
+    """benchmarks/tta.py: a one-pixel shift moves the image and fills the edge with its
+    smallest value; the notebook's views (the image and its mirror; for the U-Net at
+    256 pixels) give exactly training.predict's flip TTA; a scale set resizes views to
+    multiples of 8 pixels and maps the scores back onto the photo."""
+    tta = _load("tta")
+    from helpers import models
+    X = torch.tensor([[[[5.0, 1.0], [2.0, 3.0]]]])
+    assert torch.equal(tta.shift(X, 0, 1), torch.tensor([[[[1.0, 5.0], [1.0, 2.0]]]]))
+    assert torch.equal(tta.shift(X, -1, 0), torch.tensor([[[[2.0, 3.0], [1.0, 1.0]]]]))
+    fast = config.plain_path("cpu")
+    torch.manual_seed(0)
+    for model, images, labels, views in (
+            (models.StrongCNN(widths=(4, 8, 8), convs_per_stage=1), torch.randn(6, 1, 28, 28),
+             torch.zeros(6, dtype=torch.long), tta.classification_views("mirror")),
+            (models.UNet(widths=(4, 8)), torch.randn(4, 3, 16, 16), torch.zeros(4, 16, 16, dtype=torch.long),
+             tta.segmentation_views((1.0,), 16))):
+        loader = data.TensorBatches(images, labels, 4)
+        expected = training.predict(model, loader, fast, flip_tta=True)[0]
+        assert torch.allclose(tta.predict_views(model, loader, fast, views)[0], expected, atol=1e-6)
+    assert len(tta.classification_views("mirror shifts")) == 10 and len(tta.classification_views("shifts")) == 5
+    scaled = tta.segmentation_views((0.75, 1.25), 256)
+    assert [view(torch.zeros(1, 3, 256, 256)).shape[-1] for view, _ in scaled] == [192, 192, 320, 320]
+    assert scaled[3][1](torch.zeros(1, 5, 320, 320)).shape[-2:] == (256, 256)
+
+
+def test_tta_tiny(tmp_path, debian_fashion, tiny_facades):
+    """The script trains each model once and scores every set of views on validation and
+    test; the table renders from its JSON."""
+    tta, tables = _load("tta"), _load("tables")
+    out = tmp_path / "tta.json"
+    tta.main(["--tiny", "--out", str(out), "--fashion-root", str(tmp_path / "root"), "--debian-dir",
+              str(debian_fashion), "--facades-dir", str(tiny_facades), "--precision", "fp32"])
+    result = json.loads(out.read_text())
+    views = [(r["model"], r["n_views"]) for r in result["rows"]]
+    assert views == [("strong_cnn", n) for n in (1, 2, 5, 10)] + [("unet", n) for n in (1, 2, 4, 4, 6, 6)]
+    for r in result["rows"]:
+        assert 0 <= r["val"] <= 1 and 0 <= r["test"] <= 1 and r["test_eval_seconds"] >= 0
+    assert "No test-time augmentation runs yet" in tables.tta_table(tmp_path)  # tiny runs are not tabled
+    (tmp_path / "tta.json").write_text(json.dumps(dict(result, tiny=False)))
+    table = tables.tta_table(tmp_path)
+    assert table.count("\n| strong_cnn") == 4 and table.count("\n| unet") == 6 and "+0.00 pt" in table
+
+
+def test_merged_runs_on_different_cpus_name_each_cpu_with_its_runs():
+    tables = _load("tables")
+    history = [dict(device_name=n) for n in ("Intel", "Intel", "Intel", "AMD", "Intel", "AMD", "AMD")]
+    assert tables._devices_text(dict(device_name="AMD", history=history)) == (
+        "different CPUs (Intel: runs A to C, E; AMD: runs D, F, G)")
+    assert tables._devices_text(dict(device_name="Intel", history=history[:3])) == "Intel"
