@@ -68,8 +68,8 @@ class AlternatingFlips(data.TensorBatches):
     """Shuffled training batches in which each image is mirrored left-right every other
     epoch, rather than at random each time it is drawn ("derandomised" flips): a random
     half of the images, drawn once, starts mirrored, and every image changes side from one
-    epoch to the next. Over any two epochs each image is seen both ways exactly once,
-    where random flips show about a quarter of them one way twice. The flips apply after
+    epoch to the next. Over any two consecutive epochs each image is seen both ways
+    exactly once, where random flips show about half of them the same way in both. The flips apply after
     ``transform`` and before ``augment`` (give it no random flip of its own). Counts its
     passes itself; the first orientations come from the batches' generator, before the
     first shuffle."""

@@ -197,7 +197,7 @@ def _score(recipe: Recipe, probs: torch.Tensor, y: torch.Tensor) -> tuple[float,
 def train_model(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,
                 progress: bool = False):
     """Train ``recipe`` once, as its notebook does: ``(model, history, val_loader,
-    test_loader)``, the fast path as the recipe uses it last."""
+    test_loader, fast)``, ``fast`` as the recipe uses it (a fused step only where asked for)."""
     epochs = epochs or recipe.epochs
     if recipe.segmentation:
         transform = facades.scale_photos

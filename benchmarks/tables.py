@@ -265,7 +265,7 @@ def _devices_text(result: dict) -> str:
         text = ", ".join(_run_name(a) if a == b else f"{_run_name(a)}{' to ' if b > a + 1 else ', '}{_run_name(b)}"
                          for a, b in spans)
         parts.append(f"{name}: run{'s' if len(spans) > 1 or spans[0][1] > spans[0][0] else ''} {text}")
-    return "different CPUs (" + "; ".join(parts) + ")"
+    return f"{len(parts)} CPUs (" + "; ".join(parts) + "), each"
 
 
 def _history_text(result: dict) -> str:
@@ -322,8 +322,8 @@ def recipes_table(root: Path | None = None) -> str:
     merged = len(letters) > 1
     run_head, run_rule = (" run |", " --- |") if merged else ("", "")
     run_cell = (lambda group: f" {', '.join(_run_of(r, letters) for r in group)} |") if merged else (lambda group: "")
-    lines = [f"Measured by `python benchmarks/recipes.py` on {_devices_text(result)} ({result['cores']} cores, "
-             f"{result['threads']} threads, {result['precision']}), torch {result['torch']}. Mean over the seeds, "
+    lines = [f"Measured by `python benchmarks/recipes.py` on {_devices_text(result)} with {result['cores']} cores, "
+             f"{result['threads']} threads, {result['precision']}; torch {result['torch']}. Mean over the seeds, "
              "range in brackets; training seconds include the validation passes (a final fit has none). Wall-clock seconds drift "
              "with the machine's load, on a shared virtual machine even within one run: only large "
              "differences in them mean something."
@@ -385,7 +385,8 @@ def recipes_table(root: Path | None = None) -> str:
     former_rows = {}
     for model in dict.fromkeys(r["model"] for r in rows):
         current, former_rows[model] = _former([r for r in rows if r["model"] == model])
-        lines += _ablation_lines(model, current, measured_of[model], works[model], "final recipe", run_cell)
+        lines += _ablation_lines(model, current, measured_of[model], works[model], "final recipe", run_cell,
+                                 cpu_of=lambda row: _cpu_of(result, row))
     for model, former in former_rows.items():
         if not former:
             continue
@@ -405,17 +406,25 @@ def recipes_table(root: Path | None = None) -> str:
                   "| test | training s | work |" + run_head,
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + run_rule]
         lines += _ablation_lines(model, view, recipes.BEFORE_FLIP_BASE, former_works, "final fit", run_cell,
-                                 base_name="held-out fit")
+                                 base_name="held-out fit", cpu_of=lambda row: _cpu_of(result, row))
     lines += ["", "![test accuracy and mean AP against training seconds](recipes.png)"]
     return "\n".join(lines)
 
 
+def _cpu_of(result: dict, row: dict) -> str | None:
+    """The CPU of the run a row of a merged file comes from (None where not recorded)."""
+    history = result.get("history", [])
+    run = row.get("run")
+    return history[run].get("device_name") if isinstance(run, int) and run < len(history) else None
+
+
 def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[str, float], final_fit: str,
-                    run_cell, base_name: str | None = None) -> list[str]:
+                    run_cell, base_name: str | None = None, cpu_of=lambda row: None) -> list[str]:
     """The ablation table's rows of one model: each variant of ``group`` against the seed-0
     run and the seeds' mean of ``measured`` (shown first, as ``base_name`` if given), its
     work against that variant's; ``final_fit`` names the notebook's final fit, whose work
-    a final-fit variant is ranked against."""
+    a final-fit variant is ranked against. A change against a seed 0 that ran on another
+    CPU (``cpu_of``) says so: the same seed does not give the same numbers there."""
     _, fmt, change_fmt = METRIC[model]
     lines = []
     base = next((r for r in group if r["variant"] == measured and r["seed"] == 0), None)
@@ -437,7 +446,8 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
         val = None if None in vals else float(np.mean(vals))
         seed0 = next((x for x in runs if x["seed"] == 0), None)
         change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
-                  else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
+                  else change_fmt(_chosen_val(seed0) - _chosen_val(base))
+                  + (" (seed 0 ran on another CPU)" if cpu_of(seed0) != cpu_of(base) else ""))
         vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                    or (variant == measured and len(runs) > 1)  # the seeds' mean itself
                    else change_fmt(val - seeds_mean))
@@ -607,10 +617,10 @@ def tta_table(root: Path | None = None) -> str:
     res = _bench_json(root, "tta.json")
     if not res or res.get("tiny"):
         return "_No test-time augmentation runs yet: run `python benchmarks/tta.py`._"
-    lines = [f"Measured by `python benchmarks/tta.py` on {res['device_name']} ({res['threads']} threads, "
+    lines = [f"Measured by `python benchmarks/tta.py` on {res['device_name']} ({res['cores']} cores, {res['threads']} threads, "
              f"{res['precision']}), torch {res['torch']}, started {res['started']}: one model per row group "
              "(seed 0), scored with each set of views; the change is against the notebook's views, on "
-             "validation (where a choice is read; the yardstick is the seeds' spread in the tables below). "
+             "validation (where a choice is read; the yardstick is the seeds' spread in the tables above). "
              "Accuracy for the strong CNN, mean AP for the U-Net; the seconds are one pass over the test images.", "",
              "| model (trained as) | views | n | validation | change | test | test pass (s) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]

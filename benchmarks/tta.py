@@ -18,7 +18,7 @@ Views are averaged as softmax probabilities, every view weighing the same. Valid
 where a choice would be read; test (test_dev for the facades) is reported, never used to
 choose. Beside each set, the seconds of one evaluation pass over the test images.
 
-    python benchmarks/tta.py                   # about 12 minutes on 2 cores (two trainings)
+    python benchmarks/tta.py                   # about 15 minutes on 2 cores (two trainings)
     python benchmarks/tta.py --models unet     # one model
     python benchmarks/tta.py --tiny            # seconds: checks that it runs (tests)
 

@@ -675,5 +675,5 @@ def test_merged_runs_on_different_cpus_name_each_cpu_with_its_runs():
     tables = _load("tables")
     history = [dict(device_name=n) for n in ("Intel", "Intel", "Intel", "AMD", "Intel", "AMD", "AMD")]
     assert tables._devices_text(dict(device_name="AMD", history=history)) == (
-        "different CPUs (Intel: runs A to C, E; AMD: runs D, F, G)")
+        "2 CPUs (Intel: runs A to C, E; AMD: runs D, F, G), each")
     assert tables._devices_text(dict(device_name="Intel", history=history[:3])) == "Intel"
