@@ -278,6 +278,9 @@ POOL_CONV = (("transition", "pool-conv"),)
 # a fifth level of 256 channels, and the same depth three quarters as wide
 UNET_FIVE_LEVELS = (("widths", (16, 32, 64, 128, 256)),)
 UNET_FIVE_NARROW = (("widths", (12, 24, 48, 96, 192)),)
+# the U-Net's first (full-resolution) level half as wide again, 24 channels instead of 16: more features where
+# the thin pillars and balcony rails are drawn, the rest unchanged
+UNET_WIDE_FIRST = (("widths", (24, 32, 64, 128)),)
 FASHION_VAL = 10_000  # the Fashion-MNIST validation split: 10,000 of the 60,000 training images, drawn at random
 # (training, validation) images for Recipe.training_flops: Fashion-MNIST's, and the course
 # facade set's 906 photos, of which facades.course_split validates 108 (36 facades' crops)
