@@ -246,11 +246,15 @@ def _run_of(row: dict, letters: dict[int, str]) -> str:
     return letters.get(row.get("run"), "?")
 
 
+def _run_cpus(result: dict) -> list[str]:
+    """The CPU of each run in a merged file's history (the file's where a run did not record one)."""
+    return [h.get("device_name") or result["device_name"] for h in result.get("history", [])]
+
+
 def _devices_text(result: dict) -> str:
     """The machine the rows were measured on: the file's, or, where the runs of a merged
     file ran on different CPUs, each CPU with its runs' letters."""
-    history = result.get("history", [])
-    names = [h.get("device_name") or result["device_name"] for h in history]
+    names = _run_cpus(result)
     if len(set(names)) < 2:
         return result["device_name"]
     parts = []
@@ -412,10 +416,9 @@ def recipes_table(root: Path | None = None) -> str:
 
 
 def _cpu_of(result: dict, row: dict) -> str | None:
-    """The CPU of the run a row of a merged file comes from (None where not recorded)."""
-    history = result.get("history", [])
-    run = row.get("run")
-    return history[run].get("device_name") if isinstance(run, int) and run < len(history) else None
+    """The CPU of the run a row of a merged file comes from (None for a row without a run)."""
+    cpus, run = _run_cpus(result), row.get("run")
+    return cpus[run] if isinstance(run, int) and run < len(cpus) else None
 
 
 def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[str, float], final_fit: str,
@@ -627,12 +630,10 @@ def tta_table(root: Path | None = None) -> str:
     for model in dict.fromkeys(r["model"] for r in res["rows"]):
         group = [r for r in res["rows"] if r["model"] == model]
         base = next((r for r in group if "the notebook's" in r["views"]), group[0])
-        pct = model != "unet"
-        fmt = (lambda v: f"{100 * v:.2f} %") if pct else (lambda v: f"{v:.3f}")  # noqa: E731
+        _, fmt, change_fmt = METRIC[model]
         for r in group:
-            change = _signed(100 * (r["val"] - base["val"]) if pct else r["val"] - base["val"], 2 if pct else 3)
             lines.append(f"| {model} ({r['trained']}, {r['train_seconds']:.0f} s) | {r['views']} | {r['n_views']} | "
-                         f"{fmt(r['val'])} | {change}{' pt' if pct else ''} | {fmt(r['test'])} | "
+                         f"{fmt(r['val'])} | {change_fmt(r['val'] - base['val'])} | {fmt(r['test'])} | "
                          f"{r['test_eval_seconds']:.1f} |")
     return "\n".join(lines)
 

@@ -64,6 +64,11 @@ def resized(X: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False, antialias=size < X.shape[-1])
 
 
+def scaled_side(side: int, scale: float) -> int:
+    """``side`` times ``scale``, rounded to a multiple of 8 pixels (the U-Net's), at least 8."""
+    return max(8, round(side * scale / 8) * 8)
+
+
 def classification_views(name: str):
     """``[(view, back)]`` of a set: ``view(X)`` is the input, ``back(scores)`` the identity."""
     same = lambda S: S  # noqa: E731
@@ -81,7 +86,7 @@ def segmentation_views(scales, side: int, mirror: bool = True):
     pixels, the U-Net's), with its mirror; ``back`` maps the scores onto the photo."""
     views = []
     for s in scales:
-        size = max(8, round(side * s / 8) * 8)
+        size = scaled_side(side, s)
         for m in (False, True) if mirror else (False,):
             view = lambda X, size=size, m=m: resized(X.flip(-1) if m else X, size)  # noqa: E731
             back = lambda S, m=m: resized(S.flip(-1) if m else S, side)  # noqa: E731
@@ -108,7 +113,7 @@ def view_sets(recipe, side: int) -> list[tuple[str, list]]:
     if recipe.segmentation:
         sets = [("the photo alone (256 px)", segmentation_views((1.0,), side, mirror=False))]
         for scales in SCALE_SETS:
-            label = ", ".join(f"{max(8, round(side * s / 8) * 8)}" for s in scales)
+            label = ", ".join(str(scaled_side(side, s)) for s in scales)
             sets.append((f"with the mirror at {label} px" if len(scales) > 1 or scales[0] != 1.0 else
                          "with the mirror (the notebook's)", segmentation_views(scales, side)))
         return sets
