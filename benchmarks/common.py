@@ -36,7 +36,23 @@ class FacadeFiles(Dataset):
         return facades.scale_photos(torch.from_numpy(photo).permute(2, 0, 1)), torch.from_numpy(label.astype(np.int64))
 
 
-class LowResFirst:
+class WrappedBatches:
+    """Training batches that pass through another's (``data.TensorBatches`` or a wrapper
+    of them): as many batches, over as many images. Subclasses change what ``__iter__``
+    yields or does between batches."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def dataset_size(self) -> int:
+        return self.batches.dataset_size
+
+
+class LowResFirst(WrappedBatches):
     """Training batches whose images are shrunk to ``size`` x ``size`` (bilinear, with
     antialiasing) during the first ``epochs`` passes, then left as they are: progressive
     resizing, which buys cheaper early steps (the convolutions' work scales with the
@@ -46,14 +62,8 @@ class LowResFirst:
     def __init__(self, batches, epochs: int, size: int):
         if epochs < 0 or size < 1:
             raise ValueError(f"epochs={epochs} and size={size}: need epochs >= 0 and size >= 1")
-        self.batches, self.epochs, self.size, self.passes = batches, epochs, size, 0
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    @property
-    def dataset_size(self) -> int:
-        return self.batches.dataset_size
+        super().__init__(batches)
+        self.epochs, self.size, self.passes = epochs, size, 0
 
     def __iter__(self):
         low, self.passes = self.passes < self.epochs, self.passes + 1
@@ -62,6 +72,24 @@ class LowResFirst:
                 X = nn.functional.interpolate(X, size=(self.size, self.size), mode="bilinear", antialias=True,
                                               align_corners=False)
             yield X, y
+
+
+class AveragedAfterSteps(WrappedBatches):
+    """Training batches that, after each step the training loop takes on one of them,
+    fold the model's weights into ``averaged`` (a ``torch.optim.swa_utils.AveragedModel``):
+    an exponential moving average of the weights (the speed-run work's weight averaging). The
+    loop asks for the next batch only after it has stepped on the last one, so each
+    update sees the weights that step left (the last update runs as the pass ends).
+    Wraps any training batches; adds no step of its own."""
+
+    def __init__(self, batches, averaged, model: nn.Module):
+        super().__init__(batches)
+        self.averaged, self.model = averaged, model
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch
+            self.averaged.update_parameters(self.model)
 
 
 class AlternatingFlips(data.TensorBatches):
@@ -163,6 +191,8 @@ class Recipe:
     fit_on_validation: bool = False  # a final fit: train on the training and the validation images
     low_res_epochs: int = 0      # classification: the first epochs on images shrunk to ``low_res`` pixels
     low_res: int = 20
+    ema_decay: float = 0.0       # score an exponential moving average of the weights and batch-norm statistics,
+                                 # updated after every step with this decay (AveragedAfterSteps; 0: the weights as trained)
     model_options: tuple = ()    # (name, value) pairs for the model's constructor (the notebooks use none)
 
     @property

@@ -51,9 +51,11 @@ import time
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from common import (FASHION_VAL, HELD_OUT_VARIANT, POOL_CONV, RECIPES, UNET_FIVE_LEVELS, UNET_FIVE_NARROW,
-                    UNET_WIDE_FIRST, Recipe, add_precision_argument, parse_models, pick_fast_path, write_json)
+                    UNET_WIDE_FIRST, AveragedAfterSteps, Recipe, add_precision_argument, parse_models, pick_fast_path,
+                    write_json)
 from helpers import augment, config, data, facades, metrics, training
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +86,10 @@ ALTERNATIVES = {
                    # starting mirrored), so every two epochs show each image both ways (airbench's
                    # derandomised flips; no extra arithmetic)
                    ("alternating flips (each image mirrored every other epoch)", dict(alternate_flips=True)),
+                   # airbench's weight averaging: the model scored is an exponential moving average of
+                   # the weights (and batch-norm statistics) over the last hundred or so steps (decay 0.99)
+                   ("weight averaging (an exponential moving average of the weights, decay 0.99)",
+                    dict(ema_decay=0.99)),
                    ("batch 128 (twice the steps)", dict(batch_size=128)),
                    ("SGD (Nesterov momentum 0.9, peak rate 0.1)", dict(optimizer="SGD", lr=0.1, momentum=0.9)),
                    # not a choice but a point on the learning curve: what the last 20 % of the images
@@ -214,13 +220,19 @@ def train_model(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, ep
     fast = recipe.fast_path(fast)
     model, optimizer, loss_fn = recipe.build(fast, seed=seed, train_labels=splits.y_train)
     train_loader, val_loader, test_loader = recipe.loaders(splits, fast, transform, seed + 1, augment_fn)
+    averaged = None
+    if recipe.ema_decay:  # the average is what gets scored; the curves still follow the trained weights
+        if not 0 < recipe.ema_decay < 1:
+            raise ValueError(f"ema_decay={recipe.ema_decay}: choose a decay in (0, 1), e.g. 0.99")
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True)
+        train_loader = AveragedAfterSteps(train_loader, averaged, model)
     # a final fit trains on the validation images: no validation passes (as in the notebook)
     history = training.train(model, train_loader, None if recipe.fit_on_validation else val_loader, loss_fn,
                              optimizer, epochs, fast,
                              evals_per_epoch=recipe.evals_per_epoch, eval_every=recipe.eval_every,
                              scheduler=recipe.scheduler(optimizer, epochs * len(train_loader)),
                              progress=progress, desc=recipe.name)
-    return model, history, val_loader, test_loader, fast
+    return averaged or model, history, val_loader, test_loader, fast
 
 
 def run(recipe: Recipe, splits, fast: config.FastPath, seed: int = 0, epochs: int | None = None,

@@ -627,6 +627,38 @@ def test_alternating_flips_show_each_image_both_ways_every_two_epochs():
         dataclasses.replace(recipe, flip=False).loaders(splits, config.plain_path("cpu"))
 
 
+def test_weight_averaging_folds_in_the_weights_each_step_left():
+    """airbench's weight averaging: after each step on a batch, the moving average takes
+    the weights that step left (decay 0.5 here: 1, then 1.5, then 2.25 for weights 1, 2,
+    3); the batches pass through unchanged; the recipe row builds it, and a decay outside
+    (0, 1) is refused by name."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    common, recipes = _load("common"), _load("recipes")
+    X, y = torch.rand(6, 1, 28, 28), torch.arange(6)
+    model = torch.nn.Linear(1, 1, bias=False)
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.5), use_buffers=True)
+    batches = common.AveragedAfterSteps(data.TensorBatches(X, y, 2), averaged, model)
+    assert len(batches) == 3 and batches.dataset_size == 6
+    seen = []
+    for i, (Xb, yb) in enumerate(batches, start=1):
+        seen.append(yb.tolist())
+        with torch.no_grad():
+            model.weight.fill_(i)  # what a step would leave
+    assert seen == [[0, 1], [2, 3], [4, 5]]
+    assert averaged.module.weight.item() == pytest.approx(2.25) and model.weight.item() == 3
+    changed = dict(recipes.ALTERNATIVES["strong_cnn"])[
+        "weight averaging (an exponential moving average of the weights, decay 0.99)"]
+    assert changed == dict(ema_decay=0.99) and common.RECIPES["strong_cnn"].ema_decay == 0
+    splits = data.Splits(X, y, X[:2], y[:2], X[:2], y[:2])
+    fast = config.plain_path("cpu")
+    recipe = dataclasses.replace(common.RECIPES["strong_cnn"], batch_size=2, epochs=1, fit_on_validation=False,
+                                 evals_per_epoch=1, **changed)
+    trained, *_ = recipes.train_model(recipe, splits, fast)
+    assert isinstance(trained, AveragedModel) and trained.n_averaged.item() == 3
+    with pytest.raises(ValueError, match="ema_decay=1.5"):
+        recipes.train_model(dataclasses.replace(recipe, ema_decay=1.5), splits, fast)
+
+
 def test_tta_views_match_the_notebooks_mirror_and_shift_by_one_pixel():
     """benchmarks/tta.py: a one-pixel shift moves the image and fills the edge with its
     smallest value; the notebook's views (the image and its mirror; for the U-Net at
