@@ -8,12 +8,16 @@ which ``helpers.facades`` reads where it looks for the data:
 - ``DLCV_PRECISION``    ``auto`` (default), ``fp32``, ``bf16`` or ``fp16``.
 - ``DLCV_REUSE_CHECKPOINTS=1``  load a matching checkpoint instead of training.
 - ``DLCV_OUTPUT_DIR``   where smoke runs write (default: a temporary folder).
+- ``DLCV_KEEP_MEMORY``  on CPU, keep freed memory for reuse (default on; 0 turns it off):
+                         :func:`keep_freed_memory`.
 
 On/off switches accept 1/true/yes/on and 0/false/no/off or empty, nothing else.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import os
 import platform
 import random
@@ -227,6 +231,48 @@ def _choose(device: torch.device, name: str, capability, requested: str, source:
     return "fp16", f"{where}: fp16 autocast + GradScaler ({source}=fp16)"
 
 
+# glibc's mallopt() parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_kept_memory = False
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C allocator to keep the memory that tensors free, for the next step to reuse.
+
+    Every training step frees its activations and gradients and allocates them again in
+    the next step. By default glibc's ``malloc`` hands freed memory at the top of its
+    heap back to the kernel ("trimming"), so the next step's tensors land on fresh pages,
+    and the first write to each 4 KiB page is a page fault; on a virtual machine a page
+    fault is dear, and a step over 256x256 feature maps touches tens of thousands of
+    pages. Here glibc serves every block under 32 MiB (the most it allows) from its heap
+    rather than from a fresh mapping of its own, stops trimming, and grows the heap 1 GiB of
+    address space at a time (pages are backed by memory only once written). The results do not change, only
+    where the memory comes from; the process keeps its peak memory until it exits.
+
+    Process-wide and permanent. Linux with glibc only: elsewhere (macOS, Windows, a musl
+    Linux) it does nothing and returns False; ``DLCV_KEEP_MEMORY=0`` turns it off.
+    ``benchmarks/allocator.py`` measures what it is worth.
+    """
+    global _kept_memory
+    if _kept_memory:
+        return True
+    raw = os.environ.get("DLCV_KEEP_MEMORY", "")
+    if raw.strip().lower() in _FALSE[:-1]:
+        return False
+    if raw.strip().lower() not in _TRUE + ("",):
+        raise SettingError(f"DLCV_KEEP_MEMORY={raw!r} is not an on/off value: leave it unset (on) "
+                           f"or set it to 0 to turn it off")
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _kept_memory = all(libc.mallopt(option, value) == 1 for option, value in (
+            (_M_MMAP_THRESHOLD, 2 ** 25), (_M_TRIM_THRESHOLD, 2 ** 40), (_M_TOP_PAD, 2 ** 30)))
+    except (OSError, AttributeError):
+        return False
+    return _kept_memory
+
+
 @dataclass(frozen=True)
 class FastPath:
     """Everything decided once for a device: where to run, in which precision, with
@@ -244,6 +290,7 @@ class FastPath:
     device_name: str = ""
     capability: tuple | None = None
     reason: str = ""
+    keep_memory: bool = False  # the C allocator keeps freed memory (keep_freed_memory; CPU, Linux)
 
     @property
     def grad_scaling(self) -> bool:
@@ -253,7 +300,8 @@ class FastPath:
         """One line for a notebook's set-up cell. ``fused=False``: the notebook's
         optimizers do not ask for the fused step, so it is not listed."""
         extras = [x for x, on in (("channels_last", self.channels_last),
-                                  ("fused Adam", self.fused_optimizer and fused)) if on]
+                                  ("fused Adam", self.fused_optimizer and fused),
+                                  ("freed memory kept", self.keep_memory)) if on]
         return (f"device: {self.device.type}, {self.reason}"
                 + (f"; {', '.join(extras)}" if extras else ""))
 
@@ -264,7 +312,7 @@ class FastPath:
         return {"device": self.device.type, "device_name": self.device_name,
                 "capability": ".".join(map(str, self.capability)) if self.capability else None,
                 "precision": self.precision, "channels_last": self.channels_last,
-                "fused_optimizer": self.fused_optimizer and fused}
+                "fused_optimizer": self.fused_optimizer and fused, "keep_memory": self.keep_memory}
 
 
 def pick_fast_path(device: torch.device | str | None = None, precision: str | None = None) -> FastPath:
@@ -286,7 +334,8 @@ def pick_fast_path(device: torch.device | str | None = None, precision: str | No
     Then ``channels_last`` on CPU and CUDA (oneDNN
     and cuDNN convolutions prefer it; MPS gains nothing); a fused Adam step where the
     device has one. On CUDA it also turns on ``torch.backends.cudnn.benchmark`` (the
-    notebooks' shapes are fixed, so each convolution's fastest algorithm is found once).
+    notebooks' shapes are fixed, so each convolution's fastest algorithm is found once);
+    on the CPU it asks the C allocator to keep freed memory (:func:`keep_freed_memory`).
     """
     device = torch.device(device) if device is not None else try_device()
     requested, source = _requested_precision(precision)
@@ -297,7 +346,7 @@ def pick_fast_path(device: torch.device | str | None = None, precision: str | No
         torch.backends.cudnn.benchmark = True
     return FastPath(device=device, precision=chosen, channels_last=device.type in ("cpu", "cuda"),
                     fused_optimizer=fused_optimizer_available(device), device_name=name,
-                    capability=capability, reason=reason)
+                    capability=capability, reason=reason, keep_memory=device.type == "cpu" and keep_freed_memory())
 
 
 def plain_path(device: torch.device | str = "cpu") -> FastPath:

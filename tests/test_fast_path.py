@@ -162,3 +162,33 @@ def test_train_counts_skipped_steps_and_carries_on():
     assert history["skipped_steps"] >= 1
     assert all(math.isfinite(v) for v in history["val_loss"])
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_cpu_keeps_freed_memory_on_linux_glibc_and_says_so(monkeypatch):
+    """On the CPU the fast path asks glibc to keep freed memory (fewer page faults per
+    step); the set-up line and the record say so; a GPU's fast path does not ask."""
+    import platform
+    monkeypatch.delenv("DLCV_KEEP_MEMORY", raising=False)
+    monkeypatch.setattr(config, "_kept_memory", False)
+    fast = config.pick_fast_path("cpu")
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert fast.keep_memory == on_glibc and fast.record()["keep_memory"] == on_glibc
+    assert ("freed memory kept" in fast.describe()) == on_glibc
+    assert not config.plain_path("cpu").keep_memory  # the baseline does not claim it
+
+
+def test_keep_freed_memory_switch_and_other_platforms(monkeypatch):
+    """``DLCV_KEEP_MEMORY=0`` turns it off, a value that is not on/off is refused by name
+    (no silent default), and macOS or Windows get False without calling into a C library."""
+    monkeypatch.setattr(config, "_kept_memory", False)
+    monkeypatch.setenv("DLCV_KEEP_MEMORY", "0")
+    assert config.keep_freed_memory() is False
+    assert not config.pick_fast_path("cpu").keep_memory
+    monkeypatch.setenv("DLCV_KEEP_MEMORY", "maybe")
+    with pytest.raises(config.SettingError, match="DLCV_KEEP_MEMORY='maybe'.*set it to 0 to turn it off"):
+        config.keep_freed_memory()
+    monkeypatch.delenv("DLCV_KEEP_MEMORY")
+    for system in ("Darwin", "Windows"):
+        monkeypatch.setattr(config.platform, "system", lambda system=system: system)
+        monkeypatch.setattr(config.ctypes, "CDLL", lambda *a, **k: pytest.fail("no C library call off Linux"))
+        assert config.keep_freed_memory() is False
