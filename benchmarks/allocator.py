@@ -89,6 +89,7 @@ def main(argv=None) -> dict | None:
     if fast.device.type != "cpu":
         parser.error(f"the allocator setting is for the CPU; this machine's fast path runs on {fast.device.type}")
     rounds, steps = (1, 1) if args.tiny else (args.rounds, args.steps)
+    started = time.strftime("%Y-%m-%d %H:%M")
     runs = {setting: [] for setting in SETTINGS}
     for i in range(rounds):
         order = list(SETTINGS) if i % 2 == 0 else list(reversed(SETTINGS))
@@ -112,7 +113,7 @@ def main(argv=None) -> dict | None:
     first = runs["kept"][0]
     result = dict(device_name=first["device_name"], precision=first["precision"], threads=first["threads"],
                   torch=torch.__version__, rounds=rounds, steps=steps, tiny=args.tiny,
-                  started=time.strftime("%Y-%m-%d %H:%M"), rows=rows)
+                  started=started, rows=rows)
     print(f"training steps, {result['device_name']}, {result['precision']}, {rounds} rounds of {steps} steps")
     for r in rows:
         print(f"  {r['model']:<14} handed back {r['ms_handed_back']:8.1f} ms ({r['faults_handed_back']:>7,} faults)  "

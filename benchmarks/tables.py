@@ -26,6 +26,7 @@ GPU_START, GPU_END = "<!-- GPU:START -->", "<!-- GPU:END -->"
 RECIPES_START, RECIPES_END = "<!-- RECIPES:START -->", "<!-- RECIPES:END -->"
 STEP_START, STEP_END = "<!-- STEPCOST:START -->", "<!-- STEPCOST:END -->"
 TTA_START, TTA_END = "<!-- TTA:START -->", "<!-- TTA:END -->"
+ALLOC_START, ALLOC_END = "<!-- ALLOCATOR:START -->", "<!-- ALLOCATOR:END -->"
 
 
 def _signed(d: float, digits: int) -> str:
@@ -593,14 +594,25 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     return path
 
 
+def _real_run(root: Path | None, name: str) -> dict | None:
+    """A benchmark's result file, or None when there is none or it holds a ``--tiny`` test run."""
+    res = _bench_json(root, name)
+    return None if not res or res.get("tiny") else res
+
+
+def _measured_by(script: str, res: dict) -> str:
+    """The opening of a step-timing table's caption: the script, the CPU, threads, precision, torch."""
+    return (f"Measured by `python benchmarks/{script}` on {res['device_name']} ({res['threads']} threads, "
+            f"{res['precision']}), torch {res['torch']}")
+
+
 def step_cost_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/step_cost.json`` (``benchmarks/step_cost.py``): the
     stronger models' variants, time and arithmetic per step against the notebook's model."""
-    res = _bench_json(root, "step_cost.json")
-    if not res or res.get("tiny"):
+    res = _real_run(root, "step_cost.json")
+    if res is None:
         return "_No step timings yet: run `python benchmarks/step_cost.py`._"
-    lines = [f"Measured by `python benchmarks/step_cost.py` on {res['device_name']} ({res['threads']} threads, "
-             f"{res['precision']}), torch {res['torch']}: training steps at each recipe's batch size, "
+    lines = [f"{_measured_by('step_cost.py', res)}: training steps at each recipe's batch size, "
              f"{res['rounds']} rounds of {res['steps']} steps taken in turns; median, and the ratio's range over "
              "the rounds. Each model's ratios are against its notebook's model.", "",
              "| model | variant | batch x image size | ms per step | time vs the notebook's | work vs the notebook's |",
@@ -617,8 +629,8 @@ def step_cost_table(root: Path | None = None) -> str:
 def tta_table(root: Path | None = None) -> str:
     """Markdown table of ``benchmarks/tta.json`` (``benchmarks/tta.py``): sets of test-time
     views of one trained model per stronger model, against the notebook's (the mirror)."""
-    res = _bench_json(root, "tta.json")
-    if not res or res.get("tiny"):
+    res = _real_run(root, "tta.json")
+    if res is None:
         return "_No test-time augmentation runs yet: run `python benchmarks/tta.py`._"
     lines = [f"Measured by `python benchmarks/tta.py` on {res['device_name']} ({res['cores']} cores, {res['threads']} threads, "
              f"{res['precision']}), torch {res['torch']}, started {res['started']}: one model per row group "
@@ -638,12 +650,33 @@ def tta_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def allocator_table(root: Path | None = None) -> str:
+    """Markdown table of ``benchmarks/allocator.json`` (``benchmarks/allocator.py``): each
+    notebook model's training step with freed memory kept and handed back, and its page faults."""
+    res = _real_run(root, "allocator.json")
+    if res is None:
+        return "_No allocator timings yet: run `python benchmarks/allocator.py`._"
+    lines = [f"{_measured_by('allocator.py', res)}, started {res['started']}: training steps on random batches "
+             f"of each recipe's shape, {res['rounds']} rounds of {res['steps']} steps, each round one fresh process "
+             "per setting (alternating which goes first); median, and the ratio's range over the rounds. Page "
+             "faults: minor faults per step (a page touched for the first time).", "",
+             "| model | batch x input | handed back: ms per step | page faults | kept: ms per step | page faults "
+             "| time kept / handed back |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in res["rows"]:
+        low, high = r["time_ratio_range"]
+        lines.append(f"| {r['model']} | {r['batch_size']} x {'x'.join(map(str, r['image_shape']))} | "
+                     f"{r['ms_handed_back']:.1f} | {r['faults_handed_back']:,} | {r['ms_kept']:.1f} | "
+                     f"{r['faults_kept']:,} | {r['time_ratio']:.2f}x ({low:.2f} to {high:.2f}) |")
+    return "\n".join(lines)
+
+
 def blocks(root: Path | None = None):
     return ((BENCH_START, BENCH_END, benchmark_table(root)), (PROFILE_START, PROFILE_END, profile_table(root)),
             (PRECISION_START, PRECISION_END, precision_table(root)), (OPS_START, OPS_END, ops_table(root)),
             (EVAL_START, EVAL_END, eval_batch_table(root)), (GPU_START, GPU_END, gpu_table(root)),
             (RECIPES_START, RECIPES_END, recipes_table(root)), (STEP_START, STEP_END, step_cost_table(root)),
-            (TTA_START, TTA_END, tta_table(root)))
+            (TTA_START, TTA_END, tta_table(root)), (ALLOC_START, ALLOC_END, allocator_table(root)))
 
 
 def update_readme(readme: Path | None = None) -> bool:

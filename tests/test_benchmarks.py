@@ -506,6 +506,32 @@ def test_step_cost_tiny(tmp_path, capsys):
     assert not (tmp_path / "x.json").exists()
 
 
+def test_allocator_tiny_measures_both_settings_in_fresh_processes(tmp_path, capsys):
+    """Each setting runs in its own process (the allocator setting cannot be undone), the
+    child really ran with and without it (it checks the fast path's record), every
+    notebook model is timed with its page faults, and the table renders it."""
+    import platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("keeping freed memory is a glibc setting")
+    out = tmp_path / "allocator.json"
+    allocator = _load("allocator")
+    result = allocator.main(["--tiny", "--out", str(out)])
+    assert json.loads(out.read_text()) == result and result["tiny"]
+    assert [r["model"] for r in result["rows"]] == ["report_cnn", "strong_cnn", "report_segnet", "unet"]
+    for r in result["rows"]:
+        assert r["ms_kept"] > 0 and r["ms_handed_back"] > 0 and r["faults_kept"] >= 0
+        assert r["time_ratio"] == pytest.approx(r["ms_kept"] / r["ms_handed_back"], rel=1e-2)
+    assert capsys.readouterr().out.count("round 1, freed memory") == 2
+    tables = _load("tables")
+    assert "No allocator timings yet" in tables.allocator_table(tmp_path)  # tiny runs are not tabled
+    out.write_text(json.dumps(dict(result, tiny=False)))
+    table = tables.allocator_table(tmp_path)
+    assert "| report_segnet | 8 x 3x256x256 |" in table and "fresh process" in table
+    with pytest.raises(SystemExit):
+        allocator.main(["--steps", "0", "--out", str(tmp_path / "x.json")])
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_plot_labels_at_one_point_are_moved_apart():
     """Point labels that would print over one another are spread out, and only their
     text boxes count (an annotation's extent also spans its leader line)."""
