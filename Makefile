@@ -34,6 +34,7 @@ benchmark: setup facade-data
 	$(PY) benchmarks/profile_ops.py
 	$(PY) benchmarks/eval_batch.py
 	$(PY) benchmarks/step_cost.py
+	$(PY) benchmarks/allocator.py
 	$(PY) benchmarks/tables.py
 
 setup: $(STAMP) fashion-data

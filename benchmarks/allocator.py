@@ -1,6 +1,6 @@
 """What keeping freed memory is worth: training steps with and without it, and their page faults.
 
-    python benchmarks/allocator.py              # 3 rounds of 10 steps per model and setting (about 4 minutes)
+    python benchmarks/allocator.py              # 5 rounds of 10 steps per model and setting (about 6 minutes)
     python benchmarks/allocator.py --tiny       # 1 round of 1 step (tests)
 
 On the CPU the fast path asks glibc's allocator to keep the memory that tensors free
@@ -73,7 +73,7 @@ def run_child(setting: str, steps: int, precision: str) -> dict:
 
 def main(argv=None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per model, setting and round")
     parser.add_argument("--tiny", action="store_true", help="1 round of 1 step (tests)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

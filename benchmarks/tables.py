@@ -658,7 +658,7 @@ def allocator_table(root: Path | None = None) -> str:
         return "_No allocator timings yet: run `python benchmarks/allocator.py`._"
     lines = [f"{_measured_by('allocator.py', res)}, started {res['started']}: training steps on random batches "
              f"of each recipe's shape, {res['rounds']} rounds of {res['steps']} steps, each round one fresh process "
-             "per setting (alternating which goes first); median, and the ratio's range over the rounds. Page "
+             "per setting (alternating which goes first); medians, the ratio the median of the rounds' ratios and its range. Page "
              "faults: minor faults per step (a page touched for the first time).", "",
              "| model | batch x input | handed back: ms per step | page faults | kept: ms per step | page faults "
              "| time kept / handed back |",

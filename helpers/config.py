@@ -8,7 +8,8 @@ which ``helpers.facades`` reads where it looks for the data:
 - ``DLCV_PRECISION``    ``auto`` (default), ``fp32``, ``bf16`` or ``fp16``.
 - ``DLCV_REUSE_CHECKPOINTS=1``  load a matching checkpoint instead of training.
 - ``DLCV_OUTPUT_DIR``   where smoke runs write (default: a temporary folder).
-- ``DLCV_KEEP_MEMORY``  on CPU, keep freed memory for reuse (default on; 0 turns it off):
+- ``DLCV_KEEP_MEMORY``  on CPU, keep freed memory for reuse (default on, and empty means on
+                         here, unlike the other switches; 0 turns it off):
                          :func:`keep_freed_memory`.
 
 On/off switches accept 1/true/yes/on and 0/false/no/off or empty, nothing else.
@@ -244,12 +245,12 @@ def keep_freed_memory() -> bool:
     heap back to the kernel ("trimming"), so the next step's tensors land on fresh pages,
     and the first write to each 4 KiB page is a page fault; on a virtual machine a page
     fault is dear, and a step over 256x256 feature maps touches tens of thousands of
-    pages. Here glibc serves every block under 32 MiB (the most it allows) from its heap
+    pages. Here glibc serves every block under 32 MiB (the most a 64-bit glibc allows) from its heap
     rather than from a fresh mapping of its own, stops trimming, and grows the heap 1 GiB of
     address space at a time (pages are backed by memory only once written). The results do not change, only
     where the memory comes from; the process keeps its peak memory until it exits.
 
-    Process-wide and permanent. Linux with glibc only: elsewhere (macOS, Windows, a musl
+    Process-wide and permanent: in a notebook it lasts as long as the kernel. Linux with glibc only: elsewhere (macOS, Windows, a musl
     Linux) it does nothing and returns False; ``DLCV_KEEP_MEMORY=0`` turns it off.
     ``benchmarks/allocator.py`` measures what it is worth.
     """
@@ -260,8 +261,8 @@ def keep_freed_memory() -> bool:
     if raw.strip().lower() in _FALSE[:-1]:
         return False
     if raw.strip().lower() not in _TRUE + ("",):
-        raise SettingError(f"DLCV_KEEP_MEMORY={raw!r} is not an on/off value: leave it unset (on) "
-                           f"or set it to 0 to turn it off")
+        raise SettingError(f"DLCV_KEEP_MEMORY={raw!r} is not an on/off value: leave it unset or empty (on), "
+                           f"use one of {'/'.join(_TRUE)} (on) or {'/'.join(_FALSE[:-1])} (off)")
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
@@ -351,6 +352,10 @@ def pick_fast_path(device: torch.device | str | None = None, precision: str | No
 
 def plain_path(device: torch.device | str = "cpu") -> FastPath:
     """fp32, default memory format, unfused optimizer: the baseline the fast path is
-    measured against, and what tests use."""
+    measured against, and what tests use. It does not ask to keep freed memory, but that
+    setting is process-wide: once a fast path in this process has kept it, the baseline
+    runs with it too, and ``keep_memory`` says so (``benchmarks/allocator.py`` prices it
+    in separate processes)."""
     device = torch.device(device)
-    return FastPath(device=device, device_name=device_name(device), reason="fp32 baseline")
+    return FastPath(device=device, device_name=device_name(device), reason="fp32 baseline",
+                    keep_memory=device.type == "cpu" and _kept_memory)
