@@ -43,21 +43,28 @@ class SettingError(ValueError):
     """An environment variable with a value this project does not accept."""
 
 
-def env_flag(name: str) -> bool:
+def env_flag(name: str, default: bool = False) -> bool:
     """Read the on/off switch ``name`` from the environment.
 
-    Accepts exactly 1/true/yes/on and 0/false/no/off or empty (any case); anything else
-    (``maybe``, ``2``, ``y``) is a :class:`SettingError` naming the variable, so that a
-    mistyped ``DLCV_SMOKE`` never turns a test into a full run.
+    Accepts exactly 1/true/yes/on and 0/false/no/off (any case); unset or empty gives
+    ``default`` (off for every switch but ``DLCV_KEEP_MEMORY``). Anything else (``maybe``,
+    ``2``, ``y``) is a :class:`SettingError` naming the variable, so that a mistyped
+    ``DLCV_SMOKE`` never turns a test into a full run.
     """
     raw = os.environ.get(name, "")
     value = raw.strip().lower()
+    if not value:
+        return default
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise SettingError(f"{name}={raw!r} is not an on/off value: use one of {'/'.join(_TRUE)} to turn it on, "
-                       f"{'/'.join(_FALSE[:-1])} or leave it empty to turn it off")
+    on, off = "/".join(_TRUE), "/".join(_FALSE[:-1])
+    if default:
+        raise SettingError(f"{name}={raw!r} is not an on/off value: leave it unset or empty (on), "
+                           f"use one of {on} (on) or {off} (off)")
+    raise SettingError(f"{name}={raw!r} is not an on/off value: use one of {on} to turn it on, "
+                       f"{off} or leave it empty to turn it off")
 
 
 def is_smoke() -> bool:
@@ -257,12 +264,8 @@ def keep_freed_memory() -> bool:
     global _kept_memory
     if _kept_memory:
         return True
-    raw = os.environ.get("DLCV_KEEP_MEMORY", "")
-    if raw.strip().lower() in _FALSE[:-1]:
+    if not env_flag("DLCV_KEEP_MEMORY", default=True):
         return False
-    if raw.strip().lower() not in _TRUE + ("",):
-        raise SettingError(f"DLCV_KEEP_MEMORY={raw!r} is not an on/off value: leave it unset or empty (on), "
-                           f"use one of {'/'.join(_TRUE)} (on) or {'/'.join(_FALSE[:-1])} (off)")
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
