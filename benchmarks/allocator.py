@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
-from common import RECIPES, add_precision_argument, pick_fast_path, write_json
-from helpers import config, training
+from common import RECIPES, add_precision_argument, pick_fast_path, seconds_per_step, write_json
+from helpers import config
 
 SETTINGS = {"kept": "1", "handed back": "0"}  # DLCV_KEEP_MEMORY for each
 
@@ -42,14 +42,10 @@ def measure(steps: int, precision: str) -> dict:
         model_fast = recipe.fast_path(fast)
         model, optimizer, loss_fn = recipe.build(model_fast)
         X, y = recipe.random_batch(model_fast)
-        for _ in range(2):  # warm-up: the first steps pick kernels and grow the heap
-            training.train_step(model, X, y, loss_fn, optimizer, model_fast)
+        # warm-up: the first steps pick kernels and grow the heap (untimed, and their faults not counted)
+        seconds_per_step(model, X, y, loss_fn, optimizer, model_fast, 2)
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        start = time.perf_counter()
-        for _ in range(steps):
-            training.train_step(model, X, y, loss_fn, optimizer, model_fast)
-        training.synchronize(model_fast.device)
-        seconds = (time.perf_counter() - start) / steps
+        seconds = seconds_per_step(model, X, y, loss_fn, optimizer, model_fast, steps)
         faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
         out["models"][name] = dict(ms_per_step=1000 * seconds, faults_per_step=faults, batch_size=recipe.batch_size,
                                    image_shape=list(recipe.image_shape))

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,21 @@ class AlternatingFlips(data.TensorBatches):
             if self.augment is not None:
                 X, y = self.augment(X, y, self.generator)
             yield X, y
+
+
+def seconds_per_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, optimizer, fast: config.FastPath,
+                     steps: int, warmup: int = 0, scaler=None) -> float:
+    """Wall-clock seconds per training step (``training.train_step``) on the batch ``(X, y)``,
+    over ``steps`` steps taken after ``warmup`` untimed ones (where kernels get picked);
+    the device is synchronised before and after, so a GPU's queued work counts."""
+    for _ in range(warmup):
+        training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
+    training.synchronize(fast.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
+    training.synchronize(fast.device)
+    return (time.perf_counter() - start) / steps
 
 
 def shapes_text(shapes) -> str:

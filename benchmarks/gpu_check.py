@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 import torch
 
-from common import RECIPES, Recipe, train_and_predict, write_json
+from common import RECIPES, Recipe, seconds_per_step, train_and_predict, write_json
 from helpers import config, data, training
 
 
@@ -60,14 +59,8 @@ def train_rate(recipe: Recipe, fast: config.FastPath, warmup: int, steps: int, t
     scaler = training.make_scaler(fast)
     X, y = recipe.random_batch(fast, shape[0], shape[1:])
     model.train()
-    for _ in range(warmup):  # cuDNN benchmark mode and oneDNN pick their kernels here
-        training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
-    training.synchronize(fast.device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        training.train_step(model, X, y, loss_fn, optimizer, fast, scaler)
-    training.synchronize(fast.device)
-    return steps * shape[0] / (time.perf_counter() - start)
+    # cuDNN benchmark mode and oneDNN pick their kernels in the warm-up steps
+    return shape[0] / seconds_per_step(model, X, y, loss_fn, optimizer, fast, steps, warmup, scaler)
 
 
 def train_report_cnn(fast: config.FastPath, fashion_dir: Path, fashion_root: Path, tiny: bool) -> dict:

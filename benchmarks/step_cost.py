@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import numpy as np
 import torch
 
 from common import (POOL_CONV, RECIPES, UNET_FIVE_LEVELS, UNET_FIVE_NARROW, add_precision_argument, pick_fast_path,
+                    seconds_per_step,
                     write_json)
-from helpers import config, training
+from helpers import config
 
 # (model, variant, the recipe's fields changed, the image size trained on); each model's
 # first row is the notebook's model, the baseline of its ratios
@@ -42,12 +42,7 @@ def step_seconds(recipe, fast, size: int, steps: int) -> float:
     batches, after building it (not timed)."""
     model, optimizer, loss_fn = recipe.build(fast)
     X, y = recipe.random_batch(fast, shape=(recipe.image_shape[0], size, size))
-    training.synchronize(fast.device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        training.train_step(model, X, y, loss_fn, optimizer, fast)
-    training.synchronize(fast.device)
-    return (time.perf_counter() - start) / steps
+    return seconds_per_step(model, X, y, loss_fn, optimizer, fast, steps)
 
 
 def main(argv=None) -> dict:
