@@ -111,18 +111,12 @@ class AlternatingFlips(data.TensorBatches):
         self.passes = 0
 
     def __iter__(self):
-        odd, self.passes = self.passes % 2 == 1, self.passes + 1
-        order = torch.randperm(len(self.X), generator=self.generator, device=self.generator.device)
-        for start in range(0, len(self.X), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            X, y = self.X[idx], self.y[idx]
-            if self.transform is not None:
-                X = self.transform(X)
-            mirrored = (self.first[idx] ^ odd).to(X.device)
-            X = torch.where(mirrored[:, None, None, None], X.flip(-1), X)
-            if self.augment is not None:
-                X, y = self.augment(X, y, self.generator)
-            yield X, y
+        self.odd, self.passes = self.passes % 2 == 1, self.passes + 1
+        return super().__iter__()
+
+    def before_augment(self, X: torch.Tensor, idx) -> torch.Tensor:
+        mirrored = (self.first[idx] ^ self.odd).to(X.device)
+        return torch.where(mirrored[:, None, None, None], X.flip(-1), X)
 
 
 def seconds_per_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn, optimizer, fast: config.FastPath,

@@ -94,21 +94,6 @@ def segmentation_views(scales, side: int, mirror: bool = True):
     return views
 
 
-def predict_views(model, loader, fast: config.FastPath, views) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax probabilities averaged over ``views`` (see :func:`classification_views`),
-    and the labels, on the CPU, as ``training.predict`` returns them."""
-    model.eval()
-    all_probs, all_y = [], []
-    with torch.inference_mode():
-        for X, y in loader:
-            X = training.to_device(X, fast)
-            with training.autocast(fast.device, fast.precision):
-                probs = sum(back(model(view(X)).float()).softmax(dim=1) for view, back in views) / len(views)
-            all_probs.append(probs.contiguous().cpu())
-            all_y.append(y.cpu())
-    return torch.cat(all_probs), torch.cat(all_y)
-
-
 def view_sets(recipe, side: int) -> list[tuple[str, list]]:
     if recipe.segmentation:
         sets = [("the photo alone (256 px)", segmentation_views((1.0,), side, mirror=False))]
@@ -145,9 +130,9 @@ def main(argv=None) -> dict:
         model, history, val, test, used = recipes.train_model(measured, splits, fast, 0, 1 if args.tiny else None)
         side = splits.X_test.shape[-1]
         for name, views in view_sets(recipe, side):
-            val_score = recipes._score(measured, *predict_views(model, val, used, views))
+            val_score = recipes._score(measured, *training.predict(model, val, used, views=views))
             start = time.perf_counter()
-            probs, y = predict_views(model, test, used, views)
+            probs, y = training.predict(model, test, used, views=views)
             training.synchronize(used.device)
             seconds = time.perf_counter() - start
             test_score = recipes._score(measured, probs, y)

@@ -237,16 +237,19 @@ class TensorBatches:
         else:
             order = None
         for start in range(0, n, self.batch_size):
-            if order is None:
-                X, y = self.X[start : start + self.batch_size], self.y[start : start + self.batch_size]
-            else:
-                idx = order[start : start + self.batch_size]
-                X, y = self.X[idx], self.y[idx]
+            idx = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
+            X, y = self.X[idx], self.y[idx]
             if self.transform is not None:
                 X = self.transform(X)
+            X = self.before_augment(X, idx)
             if self.augment is not None:
                 X, y = self.augment(X, y, self.generator)
             yield X, y
+
+    def before_augment(self, X: torch.Tensor, idx) -> torch.Tensor:
+        """A hook for subclasses: change the batch ``X`` of the items ``idx`` (a slice or
+        an index tensor) after ``transform`` and before ``augment``; here, unchanged."""
+        return X
 
 
 class Standardize:

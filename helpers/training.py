@@ -207,7 +207,22 @@ def evaluate(model: nn.Module, loader, loss_fn, fast: FastPath) -> tuple[float, 
     return float(total_loss) / items, int(correct) / count
 
 
-def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def _same(X: torch.Tensor) -> torch.Tensor:
+    return X
+
+
+def _mirror(X: torch.Tensor) -> torch.Tensor:
+    return X.flip(-1)
+
+
+def _mirror_maps(scores: torch.Tensor) -> torch.Tensor:
+    """A mirrored input's scores mapped back onto the input: label maps are mirrored back,
+    class scores of a whole image need nothing."""
+    return scores.flip(-1) if scores.dim() == 4 else scores
+
+
+def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False,
+            views=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax class probabilities and true labels for everything in ``loader``.
 
     Returns ``(probs, y)`` on the CPU: ``(N, C)`` and ``(N,)`` for images, or
@@ -215,19 +230,30 @@ def predict(model: nn.Module, loader, fast: FastPath, flip_tta: bool = False) ->
     ``flip_tta`` averages the probabilities of each image and its left-right mirror
     (test-time augmentation, for models trained with flips); a segmenter's scores for
     the mirror are mirrored back, so each pixel averages its own two scores.
+
+    ``views``, instead of ``flip_tta``, sets other test-time views: ``(view, back)``
+    pairs, where the model scores ``view(X)`` and ``back(scores)`` maps those scores
+    onto ``X``'s (e.g. undoes a mirror or a resize of a label map); the probabilities
+    of all views are averaged, each weighing the same.
     """
+    if views is None:
+        views = [(_same, _same)] + ([(_mirror, _mirror_maps)] if flip_tta else [])
+    elif flip_tta:
+        raise ValueError("predict: give flip_tta or views, not both (add the mirror to views instead)")
+    elif not views:
+        raise ValueError("predict: views is empty; give at least one (view, back) pair, e.g. the image itself")
     model.eval()
     all_probs, all_y = [], []
     with torch.inference_mode():
         for X, y in loader:
             X = to_device(X, fast)
             with autocast(fast.device, fast.precision):
-                probs = model(X).float().softmax(dim=1)
-                if flip_tta:
-                    mirrored = model(X.flip(-1)).float().softmax(dim=1)
-                    if mirrored.dim() == 4:  # label maps: mirror the scores back onto the photo
-                        mirrored = mirrored.flip(-1)
-                    probs = (probs + mirrored) / 2
+                probs = None
+                for view, back in views:
+                    view_probs = back(model(view(X)).float()).softmax(dim=1)
+                    probs = view_probs if probs is None else probs + view_probs
+                if len(views) > 1:
+                    probs = probs / len(views)
             all_probs.append(probs.contiguous().cpu())
             all_y.append(y.cpu())
     return torch.cat(all_probs), torch.cat(all_y)

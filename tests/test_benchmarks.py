@@ -704,7 +704,7 @@ def test_tta_views_match_the_notebooks_mirror_and_shift_by_one_pixel():
              tta.segmentation_views((1.0,), 16))):
         loader = data.TensorBatches(images, labels, 4)
         expected = training.predict(model, loader, fast, flip_tta=True)[0]
-        assert torch.allclose(tta.predict_views(model, loader, fast, views)[0], expected, atol=1e-6)
+        assert torch.allclose(training.predict(model, loader, fast, views=views)[0], expected, atol=1e-6)
     assert len(tta.classification_views("mirror shifts")) == 10 and len(tta.classification_views("shifts")) == 5
     scaled = tta.segmentation_views((0.75, 1.25), 256)
     assert [view(torch.zeros(1, 3, 256, 256)).shape[-1] for view, _ in scaled] == [192, 192, 320, 320]

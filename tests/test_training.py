@@ -141,6 +141,25 @@ def test_flip_tta_mirrors_a_segmenters_scores_back():
     assert not torch.allclose(tta, (plain + mirror) / 2, atol=1e-3)
 
 
+def test_predict_averages_the_views_it_is_given_and_refuses_an_empty_or_double_choice():
+    """``views`` are (view, back) pairs: here the image and its upside-down copy, whose
+    scores need nothing mapped back; three views weigh a third each."""
+    torch.manual_seed(0)
+    model = ReportCNN().eval()
+    X, y = torch.rand(4, 1, 28, 28), torch.arange(4)
+    plain, _ = training.predict(model, TensorBatches(X, y, 2), CPU)
+    upside_down, _ = training.predict(model, TensorBatches(X.flip(-2), y, 2), CPU)
+    same = lambda S: S  # noqa: E731
+    views = [(same, same), (lambda X: X.flip(-2), same), (same, same)]
+    probs, labels = training.predict(model, TensorBatches(X, y, 2), CPU, views=views)
+    assert torch.allclose(probs, (2 * plain + upside_down) / 3, atol=1e-6)
+    assert torch.equal(labels, y)
+    with pytest.raises(ValueError, match="flip_tta or views, not both"):
+        training.predict(model, TensorBatches(X, y, 2), CPU, flip_tta=True, views=views)
+    with pytest.raises(ValueError, match="views is empty"):
+        training.predict(model, TensorBatches(X, y, 2), CPU, views=[])
+
+
 def test_fused_optimizer_detected_and_same_update_as_default():
     assert config.fused_optimizer_available("cpu")  # torch >= 2.4 has a fused CPU Adam
     torch.manual_seed(0)
