@@ -314,6 +314,10 @@ HELD_OUT_VARIANT = "held-out fit"
 FASHION, PHOTO, CROP = (1, 28, 28), (3, 256, 256), (3, 128, 128)
 # StrongCNN's cheaper variant (benchmarks/README.md, "Pooling first"), as Recipe.model_options
 POOL_CONV = (("transition", "pool-conv"),)
+# StrongCNN with a shortcut around each stage's pair of further convolutions (models.ResidualPair)
+RESIDUAL = (("residual", True),)
+# StrongCNN downsampling with 2x2 convolutions of stride 2 instead of a 3x3 convolution and max-pooling
+PATCH = (("transition", "patch"),)
 # the U-Net with five levels (benchmarks/README.md, "Five levels for the U-Net"), as Recipe.model_options:
 # a fifth level of 256 channels, and the same depth three quarters as wide
 UNET_FIVE_LEVELS = (("widths", (16, 32, 64, 128, 256)),)

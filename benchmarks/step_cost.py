@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from common import (POOL_CONV, RECIPES, UNET_FIVE_LEVELS, UNET_FIVE_NARROW, add_precision_argument, pick_fast_path,
+from common import (PATCH, POOL_CONV, RECIPES, RESIDUAL, UNET_FIVE_LEVELS, UNET_FIVE_NARROW, add_precision_argument, pick_fast_path,
                     seconds_per_step,
                     write_json)
 from helpers import config
@@ -30,10 +30,13 @@ from helpers import config
 VARIANTS = [
     ("strong_cnn", "the notebook's strong CNN", {}, 28),
     ("strong_cnn", "pooling before each stage's convolutions", dict(model_options=POOL_CONV), 28),
+    ("strong_cnn", "2x2 convolutions of stride 2 to downsample", dict(model_options=PATCH), 28),
+    ("strong_cnn", "shortcuts around each stage's pair of convolutions", dict(model_options=RESIDUAL), 28),
     ("strong_cnn", "at 20x20 pixels (progressive resizing's first epochs)", {}, 20),
     ("unet", "the notebook's U-Net (widths 16 to 128)", {}, 128),
     ("unet", "a fifth level (widths 16 to 256)", dict(model_options=UNET_FIVE_LEVELS), 128),
     ("unet", "five narrower levels (widths 12 to 192)", dict(model_options=UNET_FIVE_NARROW), 128),
+    ("unet", "192-pixel crops, 7 to a batch", dict(batch_size=7), 192),
 ]
 
 
@@ -71,8 +74,9 @@ def main(argv=None) -> dict:
         base = next(i for i, v in enumerate(variants) if v[0] == model)  # the model's notebook row
         base_recipe, base_size = variants[base][2], variants[base][3]
         ratios = np.array(seconds) / np.array(times[base])
-        work = (recipe.step_flops((recipe.image_shape[0], size, size))
-                / base_recipe.step_flops((base_recipe.image_shape[0], base_size, base_size)))
+        # a step's arithmetic: per image, times the images in a batch
+        work = (recipe.step_flops((recipe.image_shape[0], size, size)) * recipe.batch_size
+                / (base_recipe.step_flops((base_recipe.image_shape[0], base_size, base_size)) * base_recipe.batch_size))
         rows.append(dict(model=model, variant=name, batch_size=recipe.batch_size, image_size=size,
                          ms_per_step=round(1000 * float(np.median(seconds)), 2),
                          round_ms=[round(1000 * s, 2) for s in seconds],

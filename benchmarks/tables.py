@@ -478,7 +478,7 @@ def _trained_on_it(row: dict) -> str:
     return "none (trained on it; mirror applied)" if row["flip_tta"] else "none (trained on it)"
 
 
-def _unstack(ax, labels, step: float = 4.0, tries: int = 40) -> None:
+def _unstack(ax, labels, step: float = 4.0, tries: int = 60) -> None:
     """Move point labels that print over one another: from the top down, each label that
     overlaps one already placed is tried ``step`` points lower, then higher, then two
     steps lower, and so on (it stays beside its point's x; a leader line joins it to its
@@ -525,7 +525,7 @@ def recipes_plot(root: Path | None = None) -> Path | None:
     import matplotlib.pyplot as plt
     models = list(dict.fromkeys(r["model"] for r in result["rows"]))
     letters = _run_letters(result)
-    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 7.5), squeeze=False)
     all_labels = []  # (axes, its point labels): unstacked once the layout is final
     for ax, model in zip(axes[0], models):
         metric = METRIC[model][0]

@@ -110,6 +110,19 @@ def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+class ResidualPair(nn.Module):
+    """``relu(X + bn(conv(relu(bn(conv(X))))))``: two conv-BN layers of ``width`` channels
+    whose output is added to their input (a ResNet basic block), then ReLU."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(*conv_bn_relu(width, width), nn.Conv2d(width, width, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(width))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.relu(X + self.body(X))
+
+
 class StrongCNN(nn.Module):
     """A stronger Fashion-MNIST classifier, shaped for a CPU's budget.
 
@@ -124,24 +137,42 @@ class StrongCNN(nn.Module):
     a cheaper variant that the benchmarks price (same parameters): each stage pools
     *first* and runs all its convolutions at the pooled size, so no convolution but the
     stem's runs at 28x28 (0.63x the multiply-adds).
+
+    ``transition="patch"`` downsamples with a 2x2 convolution of stride 2 instead, which
+    sees every pixel of the incoming map once (no pooling), for about a fifth of the
+    arithmetic of the conv-pool transition's 3x3 convolution at the full size.
+
+    ``residual=True``, another variant the benchmarks try (same parameters and
+    arithmetic), adds each pair of a stage's further layers to its input as a
+    :class:`ResidualPair`, so that the gradient also reaches the early layers through the
+    shortcut; it needs an even ``convs_per_stage``.
     """
 
-    TRANSITIONS = ("conv-pool", "pool-conv")
+    TRANSITIONS = ("conv-pool", "pool-conv", "patch")
 
     def __init__(self, num_classes: int = 10, widths=(32, 64, 128), convs_per_stage: int = 2,
-                 transition: str = "conv-pool"):
+                 transition: str = "conv-pool", residual: bool = False):
         super().__init__()
         if transition not in self.TRANSITIONS:
             raise ValueError(f"transition={transition!r}: choose one of {', '.join(self.TRANSITIONS)}")
+        if residual and convs_per_stage % 2:
+            raise ValueError(f"residual=True pairs each stage's convolutions: convs_per_stage={convs_per_stage} "
+                             "must be even (e.g. 2)")
         layers, c_in = conv_bn_relu(1, widths[0]), widths[0]
         for width in widths[1:]:
             if transition == "pool-conv":
                 layers += [nn.MaxPool2d(2), *conv_bn_relu(c_in, width)]
+            elif transition == "patch":
+                layers += [nn.Conv2d(c_in, width, 2, stride=2, bias=False), nn.BatchNorm2d(width),
+                           nn.ReLU(inplace=True)]
             else:
                 layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.MaxPool2d(2),
                            nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
-            for _ in range(convs_per_stage):
-                layers += conv_bn_relu(width, width)
+            if residual:
+                layers += [ResidualPair(width) for _ in range(convs_per_stage // 2)]
+            else:
+                for _ in range(convs_per_stage):
+                    layers += conv_bn_relu(width, width)
             c_in = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes, bias=False))

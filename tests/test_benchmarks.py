@@ -480,21 +480,25 @@ def test_training_flops_count_images_epochs_and_low_res_epochs():
 
 def test_step_cost_tiny(tmp_path, capsys):
     """Every variant timed, the notebook's model the baseline of both ratios, and the
-    arithmetic ratios those of Recipe.step_flops (pooling first 0.63x; at 20x20 about
-    400/784 of the convolutions' work)."""
+    arithmetic ratios those of Recipe.step_flops times the batch (pooling first 0.63x;
+    2x2 strided transitions 0.56x; shortcuts add no counted arithmetic; at 20x20 about
+    400/784 of the convolutions' work; 192-pixel crops 7 to a batch 7 x 192^2 / (16 x 128^2))."""
     out = tmp_path / "step_cost.json"
     result = _load("step_cost").main(["--tiny", "--out", str(out)])
     assert json.loads(out.read_text()) == result
     rows = result["rows"]
-    assert [(r["model"], r["image_size"]) for r in rows] == [("strong_cnn", 28)] * 2 + [("strong_cnn", 20)] + [
-        ("unet", 128)] * 3
-    assert [r["batch_size"] for r in rows] == [256] * 3 + [16] * 3
+    assert [(r["model"], r["image_size"]) for r in rows] == [("strong_cnn", 28)] * 4 + [("strong_cnn", 20)] + [
+        ("unet", 128)] * 3 + [("unet", 192)]
+    assert [r["batch_size"] for r in rows] == [256] * 5 + [16] * 3 + [7]
     # each model's notebook row is the baseline of its own ratios
-    assert rows[0]["time_ratio"] == rows[0]["work_ratio"] == rows[3]["time_ratio"] == rows[3]["work_ratio"] == 1.0
+    assert rows[0]["time_ratio"] == rows[0]["work_ratio"] == rows[5]["time_ratio"] == rows[5]["work_ratio"] == 1.0
     assert rows[1]["work_ratio"] == pytest.approx(0.626, abs=0.001)
-    assert rows[2]["work_ratio"] == pytest.approx(400 / 784, abs=0.002)
+    assert rows[2]["work_ratio"] == pytest.approx(0.557, abs=0.001)
+    assert rows[3]["work_ratio"] == 1.0
+    assert rows[4]["work_ratio"] == pytest.approx(400 / 784, abs=0.002)
     # a fifth U-Net level adds work at 8x8 and 16x16; three quarters of the widths about 0.56x of it
-    assert rows[4]["work_ratio"] > 1.1 and rows[5]["work_ratio"] < rows[4]["work_ratio"] * 0.6
+    assert rows[6]["work_ratio"] > 1.1 and rows[7]["work_ratio"] < rows[6]["work_ratio"] * 0.6
+    assert rows[8]["work_ratio"] == pytest.approx(7 * 192 ** 2 / (16 * 128 ** 2), abs=0.001)
     assert all(r["ms_per_step"] > 0 and len(r["round_ms"]) == 1 for r in rows)
     assert "pooling before each stage's convolutions" in capsys.readouterr().out
     (tmp_path / "step_cost.json").write_text(json.dumps(dict(result, tiny=False)))

@@ -71,8 +71,42 @@ def test_strong_cnn_pool_conv_transition_moves_the_convolutions_to_the_pooled_si
             layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert sizes == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7), (128, 7, 7), (128, 7, 7)]
-    with pytest.raises(ValueError, match="transition='pool-first'.*conv-pool, pool-conv"):
+    with pytest.raises(ValueError, match="transition='pool-first'.*conv-pool, pool-conv, patch"):
         StrongCNN(transition="pool-first")
+
+
+def test_strong_cnn_patch_transition_downsamples_with_strided_2x2_convolutions():
+    """Each stage's first convolution is 2x2 with stride 2: it halves the map and sees
+    every incoming pixel once; no max-pooling is left in the features."""
+    from helpers.models import StrongCNN
+    model = StrongCNN(transition="patch")
+    # the two 3x3 transition convolutions (32*64*9, 64*128*9 weights) become 2x2 ones
+    assert count_parameters(model) == 463_584 - (32 * 64 + 64 * 128) * (9 - 4) == 412_384
+    assert not any(isinstance(layer, torch.nn.MaxPool2d) for layer in model.features)
+    sizes = []
+    for layer in model.features:
+        if isinstance(layer, torch.nn.Conv2d):
+            layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert sizes == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7), (128, 7, 7), (128, 7, 7)]
+
+
+def test_strong_cnn_residual_variant_adds_each_pair_of_convolutions_to_its_input():
+    """The same parameters as the plain net; a pair whose last BN scales to zero passes
+    its (non-negative) input through unchanged; an odd number of convolutions is refused."""
+    from helpers.models import ResidualPair, StrongCNN
+    model = StrongCNN(residual=True)
+    assert count_parameters(model) == count_parameters(StrongCNN()) == 463_584
+    pairs = [layer for layer in model.features if isinstance(layer, ResidualPair)]
+    assert len(pairs) == 2 and model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    pair = ResidualPair(8).eval()
+    X = torch.rand(2, 8, 5, 5)
+    assert not torch.allclose(pair(X), X)
+    torch.nn.init.zeros_(pair.body[-1].weight)
+    torch.nn.init.zeros_(pair.body[-1].bias)
+    assert torch.equal(pair(X), X)
+    with pytest.raises(ValueError, match="convs_per_stage=3 must be even"):
+        StrongCNN(convs_per_stage=3, residual=True)
 
 
 def test_unet_shape_and_parameters():
