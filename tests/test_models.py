@@ -59,18 +59,27 @@ def test_strong_cnn_shape_and_parameters():
     assert sizes == [(32, 28, 28), (64, 28, 28), (64, 14, 14), (64, 14, 14), (128, 14, 14), (128, 7, 7), (128, 7, 7)]
 
 
+def _conv_output_sizes(model) -> list[tuple]:
+    """The output shape (channels, height, width) of each convolution in ``model.features``,
+    in order, on a batch of two 28x28 images; checks the logits' shape on the way."""
+    sizes, hooks = [], []
+    for layer in model.features:
+        if isinstance(layer, torch.nn.Conv2d):
+            hooks.append(layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:]))))
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    for hook in hooks:
+        hook.remove()
+    return sizes
+
+
 def test_strong_cnn_pool_conv_transition_moves_the_convolutions_to_the_pooled_sizes():
     """The cheaper variant the benchmarks price: the same parameters, but every stage pools
     before its first convolution, so only the stem convolves at 28x28."""
     from helpers.models import StrongCNN
     model = StrongCNN(transition="pool-conv")
     assert count_parameters(model) == count_parameters(StrongCNN()) == 463_584
-    sizes = []
-    for layer in model.features:
-        if isinstance(layer, torch.nn.Conv2d):
-            layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
-    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    assert sizes == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7), (128, 7, 7), (128, 7, 7)]
+    assert _conv_output_sizes(model) == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7),
+                                         (128, 7, 7), (128, 7, 7)]
     with pytest.raises(ValueError, match="transition='pool-first'.*conv-pool, pool-conv, patch"):
         StrongCNN(transition="pool-first")
 
@@ -83,12 +92,8 @@ def test_strong_cnn_patch_transition_downsamples_with_strided_2x2_convolutions()
     # the two 3x3 transition convolutions (32*64*9, 64*128*9 weights) become 2x2 ones
     assert count_parameters(model) == 463_584 - (32 * 64 + 64 * 128) * (9 - 4) == 412_384
     assert not any(isinstance(layer, torch.nn.MaxPool2d) for layer in model.features)
-    sizes = []
-    for layer in model.features:
-        if isinstance(layer, torch.nn.Conv2d):
-            layer.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:])))
-    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
-    assert sizes == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7), (128, 7, 7), (128, 7, 7)]
+    assert _conv_output_sizes(model) == [(32, 28, 28), (64, 14, 14), (64, 14, 14), (64, 14, 14), (128, 7, 7),
+                                         (128, 7, 7), (128, 7, 7)]
 
 
 def test_strong_cnn_residual_variant_adds_each_pair_of_convolutions_to_its_input():
