@@ -139,7 +139,7 @@ class StrongCNN(nn.Module):
     stem's runs at 28x28 (0.63x the multiply-adds).
 
     ``transition="patch"`` downsamples with a 2x2 convolution of stride 2 instead, which
-    sees every pixel of the incoming map once (no pooling), for about a fifth of the
+    sees every pixel of the incoming map once (no pooling), for about a ninth of the
     arithmetic of the conv-pool transition's 3x3 convolution at the full size.
 
     ``residual=True``, another variant the benchmarks try (same parameters and
