@@ -127,6 +127,11 @@ ALTERNATIVES = {
                    ("training + validation images for 8 epochs (the final fit, a seventh more steps)",
                     dict(fit_on_validation=True))],
     "unet": [("batch 8 (twice the steps)", dict(batch_size=8)),
+             # the class weights' power, 0.5 (1 / sqrt(share)) in the recipe: 1 weighs each class by the inverse of
+             # its share, so the rare pillars count several times more again
+             ("class weights 1 / share (power 1 instead of 0.5)", dict(class_weight_power=1.0)),
+             # the one-cycle schedule's peak rate: twice the recipe's
+             ("a peak rate of 0.006 (twice the recipe's)", dict(lr=6e-3)),
              # AdamW's weight decay at 1e-4 barely shrinks the weights over the run (as for the strong CNN)
              ("weight decay 0.05 (five hundred times the recipe's)", dict(weight_decay=0.05)),
              # a model change: a fifth level, whose 8x8 (crops) or 16x16 (photos) bottleneck sees a
