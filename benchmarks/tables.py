@@ -450,8 +450,10 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
         val = None if None in vals else float(np.mean(vals))
         seed0 = next((x for x in runs if x["seed"] == 0), None)
         change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
-                  else change_fmt(_chosen_val(seed0) - _chosen_val(base))
-                  + (" (seed 0 ran on another CPU)" if cpu_of(seed0) != cpu_of(base) else ""))
+                  else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
+        notes = ([] if not change else (["seed 0's"] if len(runs) > 1 else [])  # a variant run over several seeds
+                 + (["seed 0 ran on another CPU"] if cpu_of(seed0) != cpu_of(base) else []))
+        change += f" ({'; '.join(notes)})" if notes else ""
         vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                    or (variant == measured and len(runs) > 1)  # the seeds' mean itself
                    else change_fmt(val - seeds_mean))
@@ -459,7 +461,6 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
                 + (" (the seed-0 model, scored without it)" if r.get("derived_from") else ""))
         if len(runs) > 1:  # a variant run over several seeds: mean (range), its seeds named
             name += f", seeds {', '.join(str(x['seed']) for x in runs)}"
-            change += " (seed 0's)" if change else ""
             kept = sum(x["flip_tta"] for x in runs)
             shown = (_spread(vals, fmt) + (f" (mirror kept {kept} of {len(runs)})" if kept else "")
                      if val is not None else _trained_on_it(r))
