@@ -371,7 +371,9 @@ def recipes_table(root: Path | None = None) -> str:
                   "the U-Net's fifth level; a final fit is ranked by its work against the notebook's final fit's); "
                   "\"with 80 % of the training images\" (the U-Net's 88 %) is a point on the learning curve (what "
                   "more images are worth), and a row \"as the final fit\" or \"with training + validation "
-                  "images\" a final fit, which has no validation score because it trained on those images. "
+                  "images\" a final fit, which has no validation score because it trained on those images; "
+                  "\"with nothing changed\" trains the held-out fit again on another CPU, a reference for that "
+                  "CPU's rows, not a choice. "
                   "Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
                   "three seeds, as seed 0 need not sit in the middle of their range (a row that rescores the "
@@ -451,9 +453,10 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
         seed0 = next((x for x in runs if x["seed"] == 0), None)
         change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
                   else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
-        notes = ([] if not change else (["seed 0's"] if len(runs) > 1 else [])  # a variant run over several seeds
-                 + (["seed 0 ran on another CPU"] if cpu_of(seed0) != cpu_of(base) else []))
-        change += f" ({'; '.join(notes)})" if notes else ""
+        if change:  # a variant run over several seeds gives its seed 0's change
+            note = ("seed 0's" if len(runs) > 1 else "") + (
+                ", run on another CPU" if len(runs) > 1 else "seed 0 ran on another CPU") * (cpu_of(seed0) != cpu_of(base))
+            change += f" ({note})" if note else ""
         vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                    or (variant == measured and len(runs) > 1)  # the seeds' mean itself
                    else change_fmt(val - seeds_mean))
