@@ -372,7 +372,7 @@ def recipes_table(root: Path | None = None) -> str:
                   "\"with 80 % of the training images\" (the U-Net's 88 %) is a point on the learning curve (what "
                   "more images are worth), and a row \"as the final fit\" or \"with training + validation "
                   "images\" a final fit, which has no validation score because it trained on those images; "
-                  "\"with nothing changed\" trains the held-out fit again on another CPU, a reference for that "
+                  "\"with nothing changed\" trains the recipe that validation reads again on another CPU, a reference for that "
                   "CPU's rows, not a choice. "
                   "Validation is what chose. "
                   "Each row's change is given against the seed-0 run it varies and against the mean of the "
