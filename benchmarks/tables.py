@@ -453,10 +453,11 @@ def _ablation_lines(model: str, group: list[dict], measured: str, works: dict[st
         seed0 = next((x for x in runs if x["seed"] == 0), None)
         change = ("" if base is None or r is base or seed0 is None or _chosen_val(seed0) is None
                   else change_fmt(_chosen_val(seed0) - _chosen_val(base)))
-        if change:  # a variant run over several seeds gives its seed 0's change
-            note = ("seed 0's" if len(runs) > 1 else "") + (
-                ", run on another CPU" if len(runs) > 1 else "seed 0 ran on another CPU") * (cpu_of(seed0) != cpu_of(base))
-            change += f" ({note})" if note else ""
+        if change:
+            several = len(runs) > 1  # a variant run over several seeds gives its seed 0's change
+            notes = (["seed 0's"] if several else []) + (
+                ["run on another CPU" if several else "seed 0 ran on another CPU"] if cpu_of(seed0) != cpu_of(base) else [])
+            change += f" ({', '.join(notes)})" if notes else ""
         vs_mean = ("" if val is None or seeds_mean is None or r.get("derived_from")  # the same model: seed 0 it is
                    or (variant == measured and len(runs) > 1)  # the seeds' mean itself
                    else change_fmt(val - seeds_mean))
