@@ -383,6 +383,11 @@ def _splits(name: str, args):
     return facades.load_facades(args.facades_dir, limit=limit)
 
 
+def _tiny_crops(recipe: Recipe) -> Recipe:
+    """``recipe`` with 16-pixel training crops where it segments (``--tiny``'s photos are 32x32)."""
+    return dataclasses.replace(recipe, image_shape=(3, 16, 16)) if recipe.segmentation else recipe
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -415,12 +420,11 @@ def main(argv=None):
         parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers, e.g. 0,1,2")
     recipes = parse_models(parser, args.models, allowed=STRONG)
     fast = pick_fast_path(parser, args.precision)
-    if args.tiny:  # the test photos are 32x32
-        recipes = [dataclasses.replace(r, image_shape=(3, 16, 16)) if r.segmentation else r for r in recipes]
+    if args.tiny:  # the test photos are 32x32: crops of 16, the recipes' and each variant's own
+        recipes = [_tiny_crops(r) for r in recipes]
     jobs = planned_jobs(recipes, seeds, not args.no_ablations, args.tradeoffs, args.before_flip)
-    if args.tiny:  # a variant with its own crop size crops the 32x32 test photos too
-        jobs = [(r, v, dataclasses.replace(c, image_shape=(3, 16, 16)) if c.segmentation else c, s)
-                for r, v, c, s in jobs]
+    if args.tiny:
+        jobs = [(r, v, _tiny_crops(c), s) for r, v, c, s in jobs]
     if args.only:
         variants = sorted({variant for _, variant, _, _ in jobs})
         jobs = [job for job in jobs if any(text in job[1] for text in args.only)]
